@@ -1,0 +1,68 @@
+# The lab's commands. Everything runs inside .venv, created on first use.
+#   make lab    install .[lab,peers,fast] and open JupyterLab on notebook 00
+#   make test   install every extra, run the unit tests and every notebook under nbval
+#   make run    re-execute every notebook in place (stored outputs stay fresh)
+#   make bench  run every lab's benchmark; JSON lands in build/bench/
+#   make lint   ruff
+
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+BUILD := $(CURDIR)/build
+# ci: small and fast (what CI and the stored notebooks use); default: a learner's size; full: serious runs
+LAB_SCALE ?= ci
+# pytest-xdist workers; notebooks are kept whole on one worker (--dist loadfile)
+JOBS ?= 2
+
+# Jupyter, IPython and matplotlib write their state under build/, never into the home folder.
+export IPYTHONDIR := $(BUILD)/jupyter/ipython
+export JUPYTER_CONFIG_DIR := $(BUILD)/jupyter/config
+export JUPYTER_DATA_DIR := $(BUILD)/jupyter/data
+export JUPYTER_RUNTIME_DIR := $(BUILD)/jupyter/runtime
+export MPLCONFIGDIR := $(BUILD)/jupyter/mpl
+export MPLBACKEND := Agg
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+export LAB_SCALE
+
+.PHONY: lab test run bench lint clean venv
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+# One stamp per set of extras, remade when pyproject.toml changes.
+$(VENV)/.installed-lab: pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e '.[lab,peers,fast]'
+	touch $@
+
+$(VENV)/.installed-all: pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e '.[lab,test,peers,fast,dist]'
+	touch $@ $(VENV)/.installed-lab
+
+venv: $(VENV)/.installed-all
+
+lab: $(VENV)/.installed-lab
+	@mkdir -p $(BUILD)/jupyter
+	$(PY) -m labsupport lab
+
+test: $(VENV)/.installed-all
+	@mkdir -p $(BUILD)/jupyter
+	$(PY) -m pytest -n $(JOBS) --dist loadfile --timeout 900 \
+		--nbval --nbval-current-env --nbval-sanitize-with .ci/nbval_sanitize.cfg \
+		--nbval-cell-timeout 240 \
+		tests notebooks
+
+run: $(VENV)/.installed-all
+	@mkdir -p $(BUILD)/jupyter
+	$(PY) -m labsupport run all --inplace
+
+bench: $(VENV)/.installed-all
+	@mkdir -p $(BUILD)/bench
+	$(PY) -m labsupport bench all
+
+lint: $(VENV)/.installed-all
+	$(PY) -m ruff check labsupport tests notebooks
+
+clean:
+	rm -rf build .pytest_cache .hypothesis

@@ -1,0 +1,1 @@
+"""Shared instruments every lab uses: timing, plots, profiling, comparison, load, processes."""
