@@ -1,0 +1,104 @@
+"""Benchmark reports: one table on screen, one JSON file with the machine it ran on.
+
+Every lab's ``bench.py`` fills a :class:`BenchReport` so that numbers from different runs and
+machines can be compared: ``build/bench/<lab>.json`` holds the rows, the scale, the time and
+:func:`machine_info`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+import sys
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .paths import build_dir
+from .scale import lab_scale
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_info() -> dict[str, Any]:
+    """What the numbers were measured on: CPU, cores, OS, Python, key library versions."""
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        usable = os.cpu_count() or 1
+    info: dict[str, Any] = {
+        "cpu": _cpu_model(),
+        "logical_cpus": os.cpu_count(),
+        "usable_cpus": usable,
+        "os": f"{platform.system()} {platform.release()}",
+        "machine": platform.machine(),
+        "python": f"{platform.python_implementation()} {platform.python_version()}",
+    }
+    try:
+        with open("/proc/meminfo", encoding="utf-8") as fh:
+            kb = int(fh.readline().split()[1])
+        info["memory_gib"] = round(kb / 2**20, 1)
+    except (OSError, ValueError, IndexError):
+        pass
+    for mod in ("numpy", "pandas", "uvloop", "numba"):
+        module = sys.modules.get(mod)
+        if module is None:
+            try:
+                module = __import__(mod)
+            except ImportError:
+                continue
+        info[mod] = getattr(module, "__version__", "?")
+    return info
+
+
+def machine_line() -> str:
+    """One line naming the machine, for the top of a Compare section."""
+    m = machine_info()
+    mem = f", {m['memory_gib']} GiB" if "memory_gib" in m else ""
+    return f"{m['cpu']}, {m['usable_cpus']} usable CPUs{mem}, {m['os']}, {m['python']}"
+
+
+class BenchReport:
+    """Rows of named metrics from one benchmark run of one lab."""
+
+    def __init__(self, lab: str) -> None:
+        self.lab = lab
+        self.rows: list[dict[str, Any]] = []
+
+    def add(self, name: str, **metrics: Any) -> None:
+        """Add a row: ``report.add("ours", req_per_s=51000.0, p99_us=830.0)``."""
+        self.rows.append({"name": name, **metrics})
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.rows).set_index("name") if self.rows else pd.DataFrame()
+
+    def print(self) -> None:
+        print(f"{self.lab} benchmark ({lab_scale()} scale) on {machine_line()}")
+        print(self.frame.to_string() if self.rows else "(no rows)")
+
+    def write(self, path: str | os.PathLike[str] | None = None) -> Path:
+        """Write the JSON report (default ``build/bench/<lab>.json``) and return its path."""
+        out = Path(path) if path is not None else build_dir() / "bench" / f"{self.lab}.json"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        doc = {
+            "lab": self.lab,
+            "scale": lab_scale(),
+            "created_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "machine": machine_info(),
+            "rows": self.rows,
+        }
+        out.write_text(json.dumps(doc, indent=2, default=str) + "\n", encoding="utf-8")
+        return out
