@@ -1,0 +1,77 @@
+"""The table of labs: number, project, package, notebook, the real system it is compared with.
+
+One place that the command line (``python -m labsupport``), notebook 00 and the README's table
+agree on. ``status`` is ``ready`` (implemented, tested, notebook executed), ``partial`` (works,
+with named gaps in its notebook) or ``planned``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .measure.paths import REPO_DIR
+
+
+@dataclass(frozen=True, slots=True)
+class Lab:
+    number: str  # "00".."15", the notebook's prefix
+    slug: str  # notebook name after the number, and the tests' prefix
+    title: str
+    package: str | None  # labsupport subpackage holding the implementation
+    peers: str  # the real system(s) it is measured against
+    status: str  # ready | partial | planned
+    test_prefix: str | None = None  # tests/test_<prefix>*.py (defaults to the package name)
+
+    @property
+    def notebook(self) -> Path:
+        return REPO_DIR / "notebooks" / f"{self.number}_{self.slug}.ipynb"
+
+    @property
+    def tests(self) -> list[Path]:
+        prefix = self.test_prefix or self.package
+        if prefix is None:
+            return []
+        return sorted((REPO_DIR / "tests").glob(f"test_{prefix}*.py"))
+
+
+LABS: tuple[Lab, ...] = (
+    Lab("00", "start_here", "Start here: the instruments and the market data", "measure",
+        "timeit, HdrHistogram, wrk2", "ready", test_prefix="measure"),
+    Lab("01", "http_server", "HTTP/1.1 server from scratch with ASGI", "http",
+        "uvicorn, FastAPI, Flask, aiohttp, wrk", "planned"),
+    Lab("02", "order_book", "Limit order book and matching engine with PnL", "orderbook",
+        "naive reference; exchange-core, Liquibook (published)", "planned"),
+    Lab("03", "tick_stream", "Tick stream processor", None, "Kafka Streams, Flink", "planned"),
+    Lab("04", "mini_redis", "Mini Redis with TTL, persistence and replication", "kv",
+        "Redis 7 (redis-server, redis-benchmark)", "planned"),
+    Lab("05", "api_gateway", "Async API gateway", None, "nginx, Envoy", "planned"),
+    Lab("06", "risk_engine", "Real-time risk engine", None, "pre-trade risk checks", "planned"),
+    Lab("07", "rpc", "RPC framework", None, "gRPC", "planned"),
+    Lab("08", "tick_store", "Time-series database for tick data", "tsdb",
+        "SQLite, DuckDB, Parquet", "planned"),
+    Lab("09", "tick_replay", "Tick replay engine", None, "kdb+ replay, pcap replay", "planned"),
+    Lab("10", "exchange_sim", "Microservice exchange simulation", None, "ZeroMQ services",
+        "planned"),
+    Lab("11", "fast_engine", "Cython/Numba-accelerated matching engine", None,
+        "pure-Python engine of lab 02", "planned"),
+    Lab("12", "backtester", "Distributed backtester", None, "Dask", "planned"),
+    Lab("13", "itch_fix", "NASDAQ ITCH 5.0 and FIX 4.4 parsers", "protocols",
+        "simplefix; published C++/Rust ITCH parsers", "planned"),
+    Lab("14", "kill_switch", "Fault-tolerant trading simulator with a kill switch", None,
+        "exchange kill switches", "planned"),
+    Lab("15", "clock_sync", "PTP-like clock synchronisation", None, "PTP, NTP", "planned"),
+)
+
+
+class UnknownLabError(KeyError):
+    """Raised when a lab number or name does not match any lab in the table."""
+
+
+def find_lab(key: str) -> Lab:
+    """A lab by number (``"1"``, ``"01"``), slug, or package name."""
+    key = key.strip().lower()
+    for lab in LABS:
+        if key in (lab.number, lab.number.lstrip("0") or "0", lab.slug, lab.package):
+            return lab
+    raise UnknownLabError(f"no lab {key!r}; `python -m labsupport list` shows them")
