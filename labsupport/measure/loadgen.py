@@ -1,0 +1,738 @@
+"""Load generator for request/response protocols over TCP, closed or open loop (wrk / wrk2).
+
+``run_load`` drives a server with ``connections`` TCP connections for ``warmup_s + duration_s``
+seconds and returns a :class:`LoadResult`: a latency recorder, throughput and errors by kind.
+The protocol is pluggable: ``request`` gives the bytes to send and a *framer* counts the complete
+replies in the bytes that come back, so one generator drives the HTTP, Redis and RPC labs.
+
+Theory of operation
+- Own process. The generator runs in a child started with the ``spawn`` context, so it shares
+  neither the GIL nor the event loop of the server or the notebook, and can be pinned to its own
+  core (``cpu``). The child runs one asyncio loop (uvloop when importable) with one cheap
+  ``asyncio.Protocol`` per connection, collects int64 nanosecond samples in an ``array('q')`` and
+  sends them back through a pipe; the parent wraps them in a :class:`LatencyRecorder`.
+- Closed loop (wrk): each connection sends its next request (or ``pipeline`` requests back to
+  back) as soon as the previous reply is complete; latency = reply complete - actual send. A
+  server that stalls for 300 ms delays only the one request in flight per connection: the stall
+  shows in one sample and hides from every percentile. That is *coordinated omission*.
+- Open loop (wrk2): intended send times form a constant-rate schedule ``t0 + k / rate`` shared by
+  all connections. A free connection takes the next slot, waits for its time, sends, and records
+  latency = reply complete - *intended* send time. When the server stalls, the slots scheduled
+  during the stall wait, and that wait is counted, as a user arriving at that moment would see
+  it. ``behind_schedule_s`` reports the worst lag of an actual send behind its slot; slots the
+  generator never reached before the end are counted as ``errors["unsent"]``.
+- Timers: asyncio and libuv sleep with ~1 ms resolution. Waiting for a slot sleeps until
+  ``spin_us`` before it, then polls the loop (``sleep(0)``) so sends leave within microseconds of
+  their slot; this costs CPU on the generator's core (pin it apart from the server).
+- Warm-up: samples whose (intended) send time falls inside the first ``warmup_s`` are dropped.
+  Errors are counted over the whole run, by kind (``connection_refused``, ``connection_reset``,
+  ``connection_closed``, ``reply_timeout``, ``framer_error``, ...), never raised mid-run: the
+  connection is dropped and reopened. A run where no connection could be opened raises
+  :class:`NoConnectionError`.
+"""
+
+from __future__ import annotations
+
+import array
+import asyncio
+import copy
+import errno
+import multiprocessing
+import os
+import pickle
+import time
+import traceback
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+import numpy as np
+
+from .recorder import LatencyRecorder, LatencySummary
+from .units import choose_unit, fmt_ns, fmt_rate
+
+__all__ = [
+    "FramerError",
+    "HttpResponseFramer",
+    "LengthPrefixFramer",
+    "LineFramer",
+    "LoadGenError",
+    "LoadResult",
+    "NoConnectionError",
+    "RespReplyFramer",
+    "run_load",
+]
+
+Request = bytes | Sequence[bytes] | Callable[[int], bytes]
+_RECONNECT_BACKOFF_S = 0.01  # after a failed reconnect, so a dead server does not spin the loop
+
+
+class LoadGenError(RuntimeError):
+    """Base class of the load generator's own errors (raised in the parent, never mid-run)."""
+
+
+class NoConnectionError(LoadGenError, ConnectionError):
+    """Raised when not a single connection to the target could be opened."""
+
+
+class FramerError(LoadGenError, ValueError):
+    """Raised by a framer when the bytes cannot be a reply of its protocol (counted mid-run)."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Framers: count complete replies in a byte stream. Sans-IO: ``feed(data)`` returns how many
+# replies completed with these bytes and keeps any partial reply for the next call; ``reset()``
+# forgets it. They are plain picklable classes so they travel to the child process.
+
+
+class ReplyFramer(Protocol):
+    def feed(self, data: bytes) -> int: ...
+    def reset(self) -> None: ...
+
+
+class LineFramer:
+    """Replies end with ``delimiter`` (memcached-style text protocols, echo servers)."""
+
+    def __init__(self, delimiter: bytes = b"\n") -> None:
+        if not delimiter:
+            raise ValueError("delimiter must not be empty")
+        self.delimiter = delimiter
+        self._buf = bytearray()
+
+    def reset(self) -> None:
+        self._buf.clear()
+
+    def feed(self, data: bytes) -> int:
+        buf = self._buf
+        buf += data
+        n = buf.count(self.delimiter)
+        if n:
+            # Only the tail after the last delimiter is a partial reply.
+            del buf[: buf.rfind(self.delimiter) + len(self.delimiter)]
+        return n
+
+
+class LengthPrefixFramer:
+    """Replies are ``header_bytes`` of unsigned payload length, then the payload (RPC lab)."""
+
+    def __init__(
+        self,
+        header_bytes: int = 4,
+        byteorder: Literal["big", "little"] = "big",
+        max_payload: int = 1 << 26,
+    ) -> None:
+        if header_bytes not in (1, 2, 4, 8):
+            raise ValueError(f"header_bytes must be 1, 2, 4 or 8, got {header_bytes}")
+        self.header_bytes = header_bytes
+        self.byteorder = byteorder
+        self.max_payload = max_payload
+        self._buf = bytearray()
+
+    def reset(self) -> None:
+        self._buf.clear()
+
+    def feed(self, data: bytes) -> int:
+        buf = self._buf
+        buf += data
+        h, pos, n = self.header_bytes, 0, 0
+        while len(buf) - pos >= h:
+            size = int.from_bytes(buf[pos : pos + h], self.byteorder)
+            if size > self.max_payload:
+                raise FramerError(f"length prefix {size} exceeds max_payload {self.max_payload}")
+            if len(buf) - pos - h < size:
+                break
+            pos += h + size
+            n += 1
+        del buf[:pos]
+        return n
+
+
+class RespReplyFramer:
+    """Redis RESP2 replies: ``+`` ``-`` ``:`` lines, ``$`` bulk (``$-1`` null), ``*`` arrays.
+
+    Nested arrays need no recursion: an array of n elements just adds n to the number of
+    values still owed, so one flat loop walks any nesting. An incomplete reply is re-scanned
+    from its start on the next feed, which is cheap for the small replies a benchmark sees.
+    """
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+
+    def reset(self) -> None:
+        self._buf.clear()
+
+    def feed(self, data: bytes) -> int:
+        buf = self._buf
+        buf += data
+        pos, n = 0, 0
+        while pos < len(buf):
+            end = _resp_reply_end(buf, pos)
+            if end < 0:
+                break
+            pos, n = end, n + 1
+        del buf[:pos]
+        return n
+
+
+def _resp_reply_end(buf: bytearray, pos: int) -> int:
+    """Offset just past the reply starting at ``pos``, or -1 if it is not complete yet."""
+    owed = 1
+    while owed:
+        eol = buf.find(b"\r\n", pos)
+        if eol < 0:
+            return -1
+        kind = buf[pos]
+        owed -= 1
+        if kind in b"+-:":
+            pos = eol + 2
+            continue
+        if kind not in b"$*":
+            raise FramerError(f"RESP reply cannot start with {bytes([kind])!r} (offset {pos})")
+        try:
+            count = int(buf[pos + 1 : eol])
+        except ValueError:
+            raise FramerError(f"bad RESP length {bytes(buf[pos:eol])!r} (offset {pos})") from None
+        pos = eol + 2
+        if kind == ord("*"):
+            owed += max(count, 0)  # *-1 is a null array, *0 an empty one
+        elif count >= 0:
+            if len(buf) < pos + count + 2:
+                return -1
+            if buf[pos + count : pos + count + 2] != b"\r\n":
+                raise FramerError(f"RESP bulk string of {count} bytes not followed by CRLF")
+            pos += count + 2
+    return pos
+
+
+_HEAD, _BODY, _CHUNK_SIZE, _CHUNK_DATA, _TRAILER = range(5)
+
+
+class HttpResponseFramer:
+    """HTTP/1.1 responses: status line and headers, then Content-Length or chunked body.
+
+    A small state machine (h11's reader states, cut down to counting): the body is consumed
+    as it arrives, never buffered whole. 1xx interim responses are skipped; 204 and 304 have no
+    body. Responses to HEAD and bodies delimited by connection close are not supported (a load
+    generator keeps connections alive).
+    """
+
+    max_head = 64 * 1024
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+        self._state = _HEAD
+        self._left = 0
+
+    def reset(self) -> None:
+        self._buf.clear()
+        self._state, self._left = _HEAD, 0
+
+    def feed(self, data: bytes) -> int:
+        buf = self._buf
+        buf += data
+        n = 0
+        while True:
+            state = self._state
+            if state == _HEAD:
+                end = buf.find(b"\r\n\r\n")
+                if end < 0:
+                    if len(buf) > self.max_head:
+                        raise FramerError(f"response head longer than {self.max_head} bytes")
+                    return n
+                status, length, chunked = _parse_head(bytes(buf[:end]))
+                del buf[: end + 4]
+                if 100 <= status < 200:
+                    continue  # interim response; the real one follows
+                if chunked:
+                    self._state = _CHUNK_SIZE
+                elif length is None and status not in (204, 304):
+                    raise FramerError(
+                        f"HTTP {status} response has neither Content-Length nor chunked "
+                        "encoding; its end cannot be found on a kept-alive connection"
+                    )
+                elif length:
+                    self._state, self._left = _BODY, length
+                else:
+                    n += 1
+            elif state in (_BODY, _CHUNK_DATA):
+                take = min(self._left, len(buf))
+                del buf[:take]
+                self._left -= take
+                if self._left:
+                    return n
+                if state == _BODY:
+                    self._state = _HEAD
+                    n += 1
+                else:
+                    self._state = _CHUNK_SIZE
+            else:  # chunk-size line, or trailer lines after the last chunk
+                eol = buf.find(b"\r\n")
+                if eol < 0:
+                    if len(buf) > self.max_head:
+                        raise FramerError("chunk-size or trailer line too long")
+                    return n
+                line = bytes(buf[:eol])
+                del buf[: eol + 2]
+                if state == _TRAILER:
+                    if not line:
+                        self._state = _HEAD
+                        n += 1
+                    continue
+                try:
+                    size = int(line.split(b";", 1)[0].strip(), 16)
+                except ValueError:
+                    raise FramerError(f"bad chunk-size line {line[:40]!r}") from None
+                # The chunk's data is followed by CRLF, consumed with it.
+                self._state, self._left = (_TRAILER, 0) if size == 0 else (_CHUNK_DATA, size + 2)
+
+
+def _parse_head(head: bytes) -> tuple[int, int | None, bool]:
+    """(status, Content-Length or None, chunked?) from a response head without its blank line."""
+    lines = head.split(b"\r\n")
+    parts = lines[0].split(None, 2)
+    if len(parts) < 2 or not parts[0].startswith(b"HTTP/") or not parts[1].isdigit():
+        raise FramerError(f"not an HTTP status line: {lines[0][:60]!r}")
+    length: int | None = None
+    chunked = False
+    for line in lines[1:]:
+        name, sep, value = line.partition(b":")
+        if not sep:
+            raise FramerError(f"bad HTTP header line: {line[:60]!r}")
+        name = name.strip().lower()
+        if name == b"content-length":
+            try:
+                length = int(value.strip())
+            except ValueError:
+                raise FramerError(f"bad Content-Length: {value.strip()[:40]!r}") from None
+        elif name == b"transfer-encoding":
+            chunked = b"chunked" in value.lower()
+    return int(parts[1]), length, chunked
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """What one ``run_load`` measured. Latencies are in ``recorder`` (ns); rates per second."""
+
+    mode: Literal["closed", "open"]
+    recorder: LatencyRecorder
+    completed: int  # replies measured (after warm-up)
+    errors: dict[str, int]
+    elapsed_s: float  # measured window: end of warm-up to the last measured reply
+    throughput_per_s: float
+    connections: int
+    rate_per_s: float | None = None  # open loop: the scheduled rate
+    behind_schedule_s: float | None = None  # open loop: worst lag of a send behind its slot
+    pipeline: int = 1
+    event_loop: str = field(default="asyncio", compare=False)
+
+    def summary(self) -> LatencySummary:
+        """The recorder's summary, with the measured throughput as its rate."""
+        return self.recorder.summary(elapsed_s=self.elapsed_s)
+
+    def __str__(self) -> str:
+        head = f"{self.mode} loop, {self.connections} conn"
+        if self.pipeline > 1:
+            head += f", pipeline {self.pipeline}"
+        if self.rate_per_s is not None:
+            head += f", target {fmt_rate(self.rate_per_s)}"
+        lines = [
+            f"{head}: {self.completed:,} replies in {self.elapsed_s:.2f} s "
+            f"= {fmt_rate(self.throughput_per_s)}"
+        ]
+        if self.completed:
+            s = self.summary()
+            unit = choose_unit([s.p50_ns])
+            lines.append(
+                "  ".join(
+                    f"{label} {fmt_ns(v, unit)}"
+                    for label, v in (
+                        ("p50", s.p50_ns),
+                        ("p90", s.p90_ns),
+                        ("p99", s.p99_ns),
+                        ("p99.9", s.p999_ns),
+                        ("max", s.max_ns),
+                    )
+                )
+            )
+        if self.behind_schedule_s is not None:
+            lines.append(f"behind schedule: worst {fmt_ns(self.behind_schedule_s * 1e9)}")
+        errs = ", ".join(f"{k}={v}" for k, v in sorted(self.errors.items())) or "none"
+        lines.append(f"errors: {errs}")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return f"<LoadResult {self}>".replace("\n", "; ")
+
+
+# ---------------------------------------------------------------------------------------------
+# Parent side
+
+
+def run_load(
+    host: str,
+    port: int,
+    *,
+    request: Request,
+    framer: ReplyFramer,
+    mode: Literal["closed", "open"] = "closed",
+    connections: int = 8,
+    rate_per_s: float | None = None,
+    duration_s: float = 2.0,
+    warmup_s: float = 0.5,
+    pipeline: int = 1,
+    cpu: int | None = None,
+    connect_timeout_s: float = 5.0,
+    reply_timeout_s: float = 5.0,
+    spin_us: int = 1000,
+    name: str | None = None,
+) -> LoadResult:
+    """Drive ``host:port`` for ``warmup_s + duration_s`` seconds from a child process.
+
+    ``request`` is bytes, a sequence of bytes (sent in turn) or a picklable callable
+    ``i -> bytes`` (defined in an importable module: the child does not see a notebook's
+    functions). ``framer`` is a framer instance (copied per connection). ``mode="open"`` needs
+    ``rate_per_s`` (total over all connections). ``pipeline`` (closed loop only) sends that many
+    requests back to back per turn; each reply is one sample. ``cpu`` pins the child to a core.
+    """
+    if mode not in ("closed", "open"):
+        raise ValueError(f"mode must be 'closed' or 'open', got {mode!r}")
+    if connections < 1:
+        raise ValueError(f"connections must be at least 1, got {connections}")
+    if pipeline < 1 or (mode == "open" and pipeline != 1):
+        raise ValueError("pipeline must be >= 1, and 1 in open loop (one request per slot)")
+    if mode == "open" and not (rate_per_s and rate_per_s > 0):
+        raise ValueError("open loop needs rate_per_s > 0 (requests per second, all connections)")
+    if duration_s <= 0 or warmup_s < 0:
+        raise ValueError("duration_s must be > 0 and warmup_s >= 0")
+    if callable(request) and getattr(request, "__module__", None) == "__main__":
+        raise ValueError(
+            "request callable is defined in __main__ (a notebook or script), which the load "
+            "generator's process cannot import; define it in a module or pass bytes"
+        )
+    cfg = _Config(
+        host=host,
+        port=port,
+        request=request if callable(request) or isinstance(request, bytes) else tuple(request),
+        framer=framer,
+        mode=mode,
+        connections=connections,
+        rate_per_s=float(rate_per_s) if mode == "open" else None,
+        duration_s=float(duration_s),
+        warmup_s=float(warmup_s),
+        pipeline=pipeline,
+        cpu=cpu,
+        connect_timeout_s=connect_timeout_s,
+        reply_timeout_s=reply_timeout_s,
+        spin_ns=int(spin_us * 1000),
+    )
+    pickle.dumps(cfg)  # fail here, with the real reason, rather than inside the child
+    out = _run_in_child(cfg)
+    if out["connected"] == 0:
+        errs = ", ".join(f"{k}={v}" for k, v in sorted(out["errors"].items()))
+        raise NoConnectionError(
+            f"could not open any connection to {host}:{port} ({errs}); is the server running?"
+        )
+    samples: np.ndarray = out["samples"]
+    rec = LatencyRecorder.from_array(name or f"{mode} loop", samples)
+    elapsed = max(out["elapsed_s"], 1e-9)
+    return LoadResult(
+        mode=mode,
+        recorder=rec,
+        completed=int(samples.size),
+        errors=dict(out["errors"]),
+        elapsed_s=elapsed,
+        throughput_per_s=samples.size / elapsed,
+        connections=connections,
+        rate_per_s=cfg.rate_per_s,
+        behind_schedule_s=out["behind_ns"] / 1e9 if mode == "open" else None,
+        pipeline=pipeline,
+        event_loop=out["event_loop"],
+    )
+
+
+@dataclass(frozen=True)
+class _Config:
+    host: str
+    port: int
+    request: Any
+    framer: ReplyFramer
+    mode: str
+    connections: int
+    rate_per_s: float | None
+    duration_s: float
+    warmup_s: float
+    pipeline: int
+    cpu: int | None
+    connect_timeout_s: float
+    reply_timeout_s: float
+    spin_ns: int
+
+
+def _run_in_child(cfg: _Config) -> dict[str, Any]:
+    ctx = multiprocessing.get_context("spawn")
+    recv, send = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_child_main, args=(cfg, send), name="loadgen", daemon=True)
+    proc.start()
+    send.close()  # so recv sees EOF if the child dies without answering
+    # Interpreter start-up plus imports can take seconds on a busy machine; the run itself is
+    # bounded by warm-up + duration + the last in-flight reply.
+    budget = 60.0 + cfg.connect_timeout_s + cfg.warmup_s + cfg.duration_s + cfg.reply_timeout_s
+    try:
+        if not recv.poll(budget):
+            raise LoadGenError(f"load generator gave no result within {budget:.0f} s")
+        status, payload = recv.recv()
+    except EOFError:
+        proc.join(5)
+        raise LoadGenError(f"load generator died (exit code {proc.exitcode})") from None
+    finally:
+        recv.close()
+        proc.join(5)
+        if proc.is_alive():
+            proc.kill()
+            proc.join()
+    if status != "ok":
+        raise LoadGenError(f"load generator failed:\n{payload}")
+    return payload
+
+
+# ---------------------------------------------------------------------------------------------
+# Child side
+
+
+def _child_main(cfg: _Config, conn: Any) -> None:
+    try:
+        if cfg.cpu is not None:
+            os.sched_setaffinity(0, {cfg.cpu})
+        conn.send(("ok", _run_event_loop(cfg)))
+    except BaseException:  # report anything, the parent turns it into LoadGenError
+        conn.send(("error", traceback.format_exc()))
+    finally:
+        conn.close()
+
+
+def _run_event_loop(cfg: _Config) -> dict[str, Any]:
+    try:
+        import uvloop
+
+        factory, loop_name = uvloop.new_event_loop, "uvloop"
+    except ImportError:
+        factory, loop_name = None, "asyncio"
+    with asyncio.Runner(loop_factory=factory) as runner:
+        out = runner.run(_Run(cfg).main())
+    out["event_loop"] = loop_name
+    return out
+
+
+class _Closed(ConnectionError):
+    """The server closed the connection (EOF) while a reply was awaited."""
+
+
+def _error_kind(exc: BaseException) -> str:
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection_refused"
+    if isinstance(exc, ConnectionResetError | BrokenPipeError):
+        return "connection_reset"
+    if isinstance(exc, _Closed):
+        return "connection_closed"
+    if isinstance(exc, FramerError):
+        return "framer_error"
+    if isinstance(exc, TimeoutError):
+        return "timeout"
+    if isinstance(exc, OSError) and exc.errno:
+        return f"os_error_{errno.errorcode.get(exc.errno, exc.errno)}"
+    return type(exc).__name__
+
+
+class _ReplyProtocol(asyncio.Protocol):
+    """One connection: feeds received bytes to its framer and stamps each complete reply."""
+
+    def __init__(self, framer: ReplyFramer, loop: asyncio.AbstractEventLoop) -> None:
+        self.framer = framer
+        self.loop = loop
+        self.transport: asyncio.Transport | None = None
+        self.want = 0
+        self.done_ns: list[int] = []
+        self.waiter: asyncio.Future[None] | None = None
+        self.broken: BaseException | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def expect(self, n: int) -> asyncio.Future[None]:
+        self.want = n
+        self.done_ns = []
+        self.waiter = self.loop.create_future()
+        return self.waiter
+
+    def data_received(self, data: bytes) -> None:
+        # The stamp is taken here, before the awaiting coroutine is resumed, so scheduling
+        # delay inside the generator does not inflate the latency.
+        now = time.perf_counter_ns()
+        try:
+            n = self.framer.feed(data)
+            if n and len(self.done_ns) + n > self.want:
+                raise FramerError(f"{n} replies arrived but {self.want} were expected")
+        except FramerError as exc:
+            self._fail(exc)
+            if self.transport is not None:
+                self.transport.abort()
+            return
+        if n:
+            self.done_ns.extend([now] * n)
+            if len(self.done_ns) >= self.want and self.waiter and not self.waiter.done():
+                self.waiter.set_result(None)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._fail(exc if exc is not None else _Closed("server closed the connection"))
+
+    def _fail(self, exc: BaseException) -> None:
+        if self.broken is None:
+            self.broken = exc
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_exception(exc)
+
+
+def _expire(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_exception(TimeoutError("reply timeout"))
+
+
+class _Run:
+    """State of one run in the child: the schedule, the samples and the error counts."""
+
+    def __init__(self, cfg: _Config) -> None:
+        self.cfg = cfg
+        self.samples = array.array("q")
+        self.errors: Counter[str] = Counter()
+        self.next_index = 0  # request counter handed to a callable ``request``
+        self.next_slot = 0  # open loop: next unclaimed slot of the schedule
+        self.behind_ns = 0
+        self.last_reply_ns = 0
+        req = cfg.request
+        if isinstance(req, bytes):
+            self.make: Callable[[int], bytes] = lambda i: req
+        elif callable(req):
+            self.make = req
+        else:
+            self.make = lambda i: req[i % len(req)]
+
+    async def connect(self) -> _ReplyProtocol | None:
+        loop = asyncio.get_running_loop()
+        framer = copy.deepcopy(self.cfg.framer)
+        framer.reset()
+        try:
+            _, proto = await asyncio.wait_for(
+                loop.create_connection(
+                    lambda: _ReplyProtocol(framer, loop), self.cfg.host, self.cfg.port
+                ),
+                self.cfg.connect_timeout_s,
+            )
+        except TimeoutError:
+            self.errors["connect_timeout"] += 1
+            return None
+        except OSError as exc:
+            self.errors[_error_kind(exc)] += 1
+            return None
+        return proto
+
+    async def roundtrip(self, proto: _ReplyProtocol, n: int) -> int | None:
+        """Send ``n`` requests back to back; the send time, or None on error (counted)."""
+        payload = b"".join(self.make(self.next_index + i) for i in range(n))
+        self.next_index += n
+        fut = proto.expect(n)
+        timer = proto.loop.call_later(self.cfg.reply_timeout_s, _expire, fut)
+        t_send = time.perf_counter_ns()
+        try:
+            if proto.broken is not None:
+                raise proto.broken
+            proto.transport.write(payload)  # type: ignore[union-attr]
+            await fut
+        except (ConnectionError, OSError, FramerError, TimeoutError) as exc:
+            kind = "reply_timeout" if isinstance(exc, TimeoutError) else _error_kind(exc)
+            self.errors[kind] += 1
+            if proto.transport is not None:
+                proto.transport.abort()  # late bytes would be mistaken for the next reply
+            return None
+        finally:
+            timer.cancel()
+        return t_send
+
+    async def main(self) -> dict[str, Any]:
+        cfg = self.cfg
+        protos = await asyncio.gather(*(self.connect() for _ in range(cfg.connections)))
+        connected = sum(p is not None for p in protos)
+        if connected:
+            self.t0 = time.perf_counter_ns()
+            self.warm_end = self.t0 + int(cfg.warmup_s * 1e9)
+            self.t_end = self.warm_end + int(cfg.duration_s * 1e9)
+            worker = self.closed_worker if cfg.mode == "closed" else self.open_worker
+            await asyncio.gather(*(worker(p) for p in protos))
+            for p in protos:
+                if p is not None and p.transport is not None:
+                    p.transport.close()
+        out: dict[str, Any] = {
+            "connected": connected,
+            "samples": np.frombuffer(self.samples, dtype=np.int64).copy(),
+            "errors": dict(self.errors),
+            "behind_ns": self.behind_ns,
+            "elapsed_s": 0.0,
+        }
+        if connected:
+            end = max(self.last_reply_ns, self.t_end)
+            out["elapsed_s"] = (end - self.warm_end) / 1e9
+            if cfg.mode == "open":
+                # Slots of the window that no connection reached before the end.
+                period = 1e9 / cfg.rate_per_s
+                window_slots = int(np.ceil((self.t_end - self.t0) / period))
+                unsent = window_slots - self.next_slot
+                if unsent > 0:
+                    self.errors["unsent"] += unsent
+                    out["errors"] = dict(self.errors)
+        return out
+
+    async def _usable(self, proto: _ReplyProtocol | None) -> _ReplyProtocol | None:
+        if proto is not None and proto.broken is None:
+            return proto
+        proto = await self.connect()
+        if proto is None:
+            await asyncio.sleep(_RECONNECT_BACKOFF_S)
+        return proto
+
+    async def closed_worker(self, proto: _ReplyProtocol | None) -> None:
+        k = self.cfg.pipeline
+        while time.perf_counter_ns() < self.t_end:
+            proto = await self._usable(proto)
+            if proto is None:
+                continue
+            t_send = await self.roundtrip(proto, k)
+            if t_send is not None and t_send >= self.warm_end:
+                for t_done in proto.done_ns:
+                    self.samples.append(t_done - t_send)
+                self.last_reply_ns = max(self.last_reply_ns, proto.done_ns[-1])
+
+    async def open_worker(self, proto: _ReplyProtocol | None) -> None:
+        period = 1e9 / self.cfg.rate_per_s  # type: ignore[operator]
+        spin = self.cfg.spin_ns
+        while True:
+            now = time.perf_counter_ns()
+            if now >= self.t_end:
+                return
+            intended = self.t0 + int(self.next_slot * period)
+            if intended >= self.t_end:
+                return
+            self.next_slot += 1
+            # Wait for the slot: the loop's timer for the bulk (ms resolution), then polling.
+            if intended - now > spin:
+                await asyncio.sleep((intended - now - spin) / 1e9)
+            while time.perf_counter_ns() < intended:
+                await asyncio.sleep(0)
+            proto = await self._usable(proto)
+            if proto is None:
+                continue  # the slot is lost; the failed connect was counted
+            t_send = await self.roundtrip(proto, 1)
+            if t_send is None or intended < self.warm_end:
+                continue
+            self.behind_ns = max(self.behind_ns, t_send - intended)
+            self.samples.append(proto.done_ns[0] - intended)
+            self.last_reply_ns = max(self.last_reply_ns, proto.done_ns[0])
