@@ -49,3 +49,32 @@ __all__ = [
     "summary_table",
     "wait_for_port",
 ]
+
+# Load generator and plots.
+from .loadgen import (  # noqa: E402
+    FramerError,
+    HttpResponseFramer,
+    LengthPrefixFramer,
+    LineFramer,
+    LoadGenError,
+    LoadResult,
+    NoConnectionError,
+    RespReplyFramer,
+    run_load,
+)
+from .plots import plot_histogram, plot_overlay, plot_percentile_spectrum  # noqa: E402
+
+__all__ += [
+    "FramerError",
+    "HttpResponseFramer",
+    "LengthPrefixFramer",
+    "LineFramer",
+    "LoadGenError",
+    "LoadResult",
+    "NoConnectionError",
+    "RespReplyFramer",
+    "plot_histogram",
+    "plot_overlay",
+    "plot_percentile_spectrum",
+    "run_load",
+]

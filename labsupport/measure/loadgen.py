@@ -38,7 +38,6 @@ import asyncio
 import copy
 import errno
 import multiprocessing
-import os
 import pickle
 import time
 import traceback
@@ -49,6 +48,7 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 
+from .procs import pin_to_cpu
 from .recorder import LatencyRecorder, LatencySummary
 from .units import choose_unit, fmt_ns, fmt_rate
 
@@ -325,13 +325,16 @@ class LoadResult:
     behind_schedule_s: float | None = None  # open loop: worst lag of a send behind its slot
     pipeline: int = 1
     event_loop: str = field(default="asyncio", compare=False)
+    cpu: int | None = None  # the core the generator was pinned to, if pinning worked
 
     def summary(self) -> LatencySummary:
         """The recorder's summary, with the measured throughput as its rate."""
         return self.recorder.summary(elapsed_s=self.elapsed_s)
 
     def __str__(self) -> str:
-        head = f"{self.mode} loop, {self.connections} conn"
+        head = f"{self.mode} loop, {self.connections} conn, {self.event_loop}"
+        if self.cpu is not None:
+            head += f" on cpu {self.cpu}"
         if self.pipeline > 1:
             head += f", pipeline {self.pipeline}"
         if self.rate_per_s is not None:
@@ -448,6 +451,7 @@ def run_load(
         behind_schedule_s=out["behind_ns"] / 1e9 if mode == "open" else None,
         pipeline=pipeline,
         event_loop=out["event_loop"],
+        cpu=out["cpu"],
     )
 
 
@@ -502,9 +506,10 @@ def _run_in_child(cfg: _Config) -> dict[str, Any]:
 
 def _child_main(cfg: _Config, conn: Any) -> None:
     try:
-        if cfg.cpu is not None:
-            os.sched_setaffinity(0, {cfg.cpu})
-        conn.send(("ok", _run_event_loop(cfg)))
+        pinned = cfg.cpu is not None and pin_to_cpu(cfg.cpu)
+        out = _run_event_loop(cfg)
+        out["cpu"] = cfg.cpu if pinned else None
+        conn.send(("ok", out))
     except BaseException:  # report anything, the parent turns it into LoadGenError
         conn.send(("error", traceback.format_exc()))
     finally:
