@@ -1,0 +1,333 @@
+"""The multi-symbol matching engine: validation, routing, rejects, reports, market data, PnL.
+
+Mirrors the front of an exchange's matching engine: an order gateway validates each event,
+routes it to the book of its symbol, and publishes what happened: trades (with the aggressor
+side), execution reports per order, business rejects with a reason, and market data (L2
+incremental updates; L2 snapshots and the L3 order-by-order view on request).
+
+Theory of operation
+-------------------
+Order ids are unique across the engine. ``_live`` maps the id of every resting order to its
+:class:`~.book.Order` (shared by all books, so a cancel is one dict lookup); ``_used`` holds
+every id ever accepted, which tells "unknown id" from "no longer live" and catches duplicates.
+
+Nothing is built for nobody: without a :class:`Listener` the engine creates no report
+objects at all, and the book's fill hook is only installed when PnL or a listener needs it.
+That keeps the hot path (``process_rows``) to the validation, one dict lookup and the book.
+
+Validation order for an add: side, type, quantity, price (not for market orders), symbol
+(when the engine was built with a fixed symbol list), duplicate id. An add that passes is
+"accepted": its id is used from then on, even if it is a FOK that then cannot be filled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from .book import Order, OrderBook
+from .pnl import PositionBook
+from .types import (
+    ADD,
+    BUY,
+    CANCEL,
+    FOK,
+    LIMIT,
+    MARKET,
+    MODIFY,
+    R_DUPLICATE_ID,
+    R_FOK_UNFILLABLE,
+    R_INVALID_ACTION,
+    R_INVALID_PRICE,
+    R_INVALID_QTY,
+    R_INVALID_SIDE,
+    R_INVALID_TYPE,
+    R_NOT_LIVE,
+    R_SYMBOL_MISMATCH,
+    R_UNKNOWN_ORDER,
+    R_UNKNOWN_SYMBOL,
+    SELL,
+    ExecutionReport,
+    L2Snapshot,
+    L2Update,
+    L3Order,
+    OrderEvent,
+    PositionView,
+    Reject,
+    Status,
+    Symbol,
+    Trade,
+)
+
+
+class Listener:
+    """Receives what the engine publishes. Subclass and override what you need.
+
+    ``wants_l2`` turns on incremental L2 updates (they cost a little on every event)."""
+
+    wants_l2 = False
+
+    def on_trade(self, trade: Trade) -> None:
+        pass
+
+    def on_execution(self, report: ExecutionReport) -> None:
+        pass
+
+    def on_reject(self, reject: Reject) -> None:
+        pass
+
+    def on_l2_update(self, update: L2Update) -> None:
+        pass
+
+
+class Recorder(Listener):
+    """A listener that keeps everything in lists (tests, CLI, notebook)."""
+
+    def __init__(self, l2: bool = False) -> None:
+        self.wants_l2 = l2
+        self.trades: list[Trade] = []
+        self.executions: list[ExecutionReport] = []
+        self.rejects: list[Reject] = []
+        self.l2_updates: list[L2Update] = []
+
+    def on_trade(self, trade: Trade) -> None:
+        self.trades.append(trade)
+
+    def on_execution(self, report: ExecutionReport) -> None:
+        self.executions.append(report)
+
+    def on_reject(self, reject: Reject) -> None:
+        self.rejects.append(reject)
+
+    def on_l2_update(self, update: L2Update) -> None:
+        self.l2_updates.append(update)
+
+
+class MatchingEngine:
+    """Routes add/cancel/modify events to per-symbol :class:`OrderBook` s.
+
+    ``symbols``: a fixed list (others are rejected) or None to create books on first use.
+    ``ladder``: the price-level structure (see :data:`labsupport.orderbook.levels.LADDERS`).
+    ``pnl``: keep positions and PnL (costs a little per fill). ``listener``: see
+    :class:`Listener`. ``fee_per_share_ticks``: charged to both sides of every fill."""
+
+    def __init__(self, symbols: Iterable[Symbol] | None = None, *, ladder: str = "sorted-list",
+                 pnl: bool = True, listener: Listener | None = None,
+                 fee_per_share_ticks: int = 0) -> None:
+        self.ladder = ladder
+        self._live: dict[int, Order] = {}
+        self._used: set[int] = set()
+        self._books: dict[Symbol, OrderBook] = {}
+        self._fixed = symbols is not None
+        self.positions: PositionBook | None = PositionBook(fee_per_share_ticks) if pnl else None
+        self.listener = listener
+        self.reject_count = 0
+        self.trade_count = 0
+        for s in symbols or ():
+            self._new_book(s)
+
+    # ------------------------------------------------------------------ plumbing
+    def _new_book(self, symbol: Symbol) -> OrderBook:
+        book = OrderBook(symbol, ladder=self.ladder, live=self._live)
+        if self.positions is not None or self.listener is not None:
+            book.on_fill = self._on_fill
+        if self.listener is not None and self.listener.wants_l2:
+            book.touched = []
+        self._books[symbol] = book
+        return book
+
+    def _on_fill(self, seq: int, symbol: Symbol, price: int, qty: int, aggressor_id: int,
+                 side: int, account: int, aggressor_leaves: int, resting: Order) -> None:
+        self.trade_count += 1
+        pos = self.positions
+        if pos is not None:
+            pos.fill(account, symbol, side, price, qty)
+            pos.fill(resting.account, symbol, -side, price, qty)
+            pos.marks[symbol] = price
+        lst = self.listener
+        if lst is not None:
+            lst.on_trade(Trade(seq, symbol, price, qty, aggressor_id, resting.order_id, side,
+                               account, resting.account))
+            rl = resting.qty
+            lst.on_execution(ExecutionReport(
+                seq, symbol, resting.order_id, resting.account,
+                Status.FILLED if rl == 0 else Status.PARTIALLY_FILLED, qty, price, rl))
+            lst.on_execution(ExecutionReport(
+                seq, symbol, aggressor_id, account,
+                Status.FILLED if aggressor_leaves == 0 else Status.PARTIALLY_FILLED,
+                qty, price, aggressor_leaves))
+
+    def _reject(self, seq: int, order_id: int, reason: str) -> int:
+        self.reject_count += 1
+        if self.listener is not None:
+            self.listener.on_reject(Reject(seq, order_id, reason))
+        return -1
+
+    def _flush_l2(self, seq: int, book: OrderBook) -> None:
+        touched = book.touched
+        seen = set()
+        for side, price in touched:
+            if (side, price) in seen:
+                continue
+            seen.add((side, price))
+            q, n = book.level_state(side, price)
+            self.listener.on_l2_update(L2Update(seq, book.symbol, side, price, q, n))
+        touched.clear()
+
+    def _lookup(self, seq: int, order_id: int, symbol: Symbol | None) -> Order | None:
+        order = self._live.get(order_id)
+        if order is None:
+            self._reject(seq, order_id, R_NOT_LIVE if order_id in self._used else R_UNKNOWN_ORDER)
+            return None
+        if symbol is not None and order.level.book.symbol != symbol:
+            self._reject(seq, order_id, R_SYMBOL_MISMATCH)
+            return None
+        return order
+
+    # ------------------------------------------------------------------ entry points
+    def add(self, symbol: Symbol, order_id: int, side: int, otype: int, price_ticks: int,
+            qty: int, account: int = 0, seq: int = 0) -> int:
+        """Submit a new order. Returns the quantity left resting (limit) or expired
+        (market/IOC) after matching, or -1 if rejected (the reason goes to the listener)."""
+        if side != BUY and side != SELL:
+            return self._reject(seq, order_id, R_INVALID_SIDE)
+        if otype < LIMIT or otype > FOK:
+            return self._reject(seq, order_id, R_INVALID_TYPE)
+        if qty <= 0:
+            return self._reject(seq, order_id, R_INVALID_QTY)
+        if otype != MARKET and price_ticks <= 0:
+            return self._reject(seq, order_id, R_INVALID_PRICE)
+        book = self._books.get(symbol)
+        if book is None:
+            if self._fixed:
+                return self._reject(seq, order_id, R_UNKNOWN_SYMBOL)
+            book = self._new_book(symbol)
+        if order_id in self._used:
+            return self._reject(seq, order_id, R_DUPLICATE_ID)
+        self._used.add(order_id)
+        left = book.add(order_id, side, otype, price_ticks, qty, account, seq)
+        if left < 0:
+            return self._reject(seq, order_id, R_FOK_UNFILLABLE)
+        lst = self.listener
+        if lst is not None:
+            if left and otype != LIMIT:
+                lst.on_execution(ExecutionReport(seq, symbol, order_id, account,
+                                                 Status.EXPIRED, 0, 0, 0))
+            elif left == qty:
+                lst.on_execution(ExecutionReport(seq, symbol, order_id, account,
+                                                 Status.NEW, 0, 0, left))
+            if book.touched is not None:
+                self._flush_l2(seq, book)
+        return left
+
+    def cancel(self, order_id: int, symbol: Symbol | None = None, seq: int = 0) -> bool:
+        """Cancel a resting order. ``symbol`` is optional (ids are engine-wide) but must match
+        when given. Returns False (and publishes a reject) if the order is not live."""
+        order = self._lookup(seq, order_id, symbol)
+        if order is None:
+            return False
+        book = order.level.book
+        book.cancel(order)
+        lst = self.listener
+        if lst is not None:
+            lst.on_execution(ExecutionReport(seq, book.symbol, order_id, order.account,
+                                             Status.CANCELED, 0, 0, 0))
+            if book.touched is not None:
+                self._flush_l2(seq, book)
+        return True
+
+    def modify(self, order_id: int, price_ticks: int, qty: int, symbol: Symbol | None = None,
+               seq: int = 0) -> int:
+        """Change a resting order's price and/or remaining quantity (see
+        :meth:`OrderBook.modify` for priority). Returns the new resting quantity, -1 if
+        rejected."""
+        if qty <= 0:
+            return self._reject(seq, order_id, R_INVALID_QTY)
+        if price_ticks <= 0:
+            return self._reject(seq, order_id, R_INVALID_PRICE)
+        order = self._lookup(seq, order_id, symbol)
+        if order is None:
+            return -1
+        book = order.level.book
+        lst = self.listener
+        if lst is not None:
+            lst.on_execution(ExecutionReport(seq, book.symbol, order_id, order.account,
+                                             Status.REPLACED, 0, 0, qty))
+        left = book.modify(order, price_ticks, qty, seq)
+        if lst is not None and book.touched is not None:
+            self._flush_l2(seq, book)
+        return left
+
+    def process(self, event: OrderEvent) -> int:
+        """Apply one :class:`OrderEvent`."""
+        a = event.action
+        if a == ADD:
+            return self.add(event.symbol, event.order_id, event.side, event.type,
+                            event.price_ticks, event.qty, event.account, event.seq)
+        if a == CANCEL:
+            return int(self.cancel(event.order_id, event.symbol, event.seq)) - 1
+        if a == MODIFY:
+            return self.modify(event.order_id, event.price_ticks, event.qty, event.symbol,
+                               event.seq)
+        return self._reject(event.seq, event.order_id, R_INVALID_ACTION)
+
+    def process_rows(self, rows: Iterable[tuple]) -> int:
+        """Hot path: apply rows ``(seq, symbol, action, order_id, side, type, price_ticks, qty,
+        account)`` (the :class:`OrderEvent` field order). Returns the number of rows."""
+        add, cancel, modify = self.add, self.cancel, self.modify
+        n = 0
+        for seq, symbol, action, oid, side, otype, price, qty, account in rows:
+            if action == 0:
+                add(symbol, oid, side, otype, price, qty, account, seq)
+            elif action == 1:
+                cancel(oid, symbol, seq)
+            elif action == 2:
+                modify(oid, price, qty, symbol, seq)
+            else:
+                self._reject(seq, oid, R_INVALID_ACTION)
+            n += 1
+        return n
+
+    def process_array(self, events, symbols: tuple | None = None) -> int:
+        """Apply a :mod:`labsupport.marketdata` structured event array. With ``symbols``
+        (``flow.symbols``) the symbol index is turned into the ticker; otherwise the index
+        itself is the symbol."""
+        rows = events[["seq", "symbol", "action", "order_id", "side", "type", "price_ticks",
+                       "qty", "account"]].tolist()
+        if symbols is not None:
+            rows = [(r[0], symbols[r[1]]) + r[2:] for r in rows]
+        return self.process_rows(rows)
+
+    # ------------------------------------------------------------------ views
+    def book(self, symbol: Symbol) -> OrderBook:
+        return self._books[symbol]
+
+    @property
+    def symbols(self) -> list[Symbol]:
+        return list(self._books)
+
+    def l2_snapshot(self, symbol: Symbol, depth: int | None = 10) -> L2Snapshot:
+        """Top ``depth`` levels per side (all if None)."""
+        book = self._books[symbol]
+        return L2Snapshot(symbol, tuple(book.depth(BUY, depth)), tuple(book.depth(SELL, depth)))
+
+    def l3(self, symbol: Symbol) -> list[L3Order]:
+        """Every resting order: bids best-first then asks best-first, queue order in a level."""
+        book = self._books[symbol]
+        return list(book.orders(BUY)) + list(book.orders(SELL))
+
+    def is_live(self, order_id: int) -> bool:
+        return order_id in self._live
+
+    @property
+    def live_order_count(self) -> int:
+        return len(self._live)
+
+    def position(self, account: int, symbol: Symbol) -> PositionView:
+        if self.positions is None:
+            raise ValueError("engine built with pnl=False")
+        return self.positions.view(account, symbol)
+
+    def pnl(self) -> Iterator[PositionView]:
+        if self.positions is None:
+            raise ValueError("engine built with pnl=False")
+        return self.positions.views()
