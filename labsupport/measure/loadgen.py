@@ -20,7 +20,8 @@ Theory of operation
   latency = reply complete - *intended* send time. When the server stalls, the slots scheduled
   during the stall wait, and that wait is counted, as a user arriving at that moment would see
   it. ``behind_schedule_s`` reports the worst lag of an actual send behind its slot; slots the
-  generator never reached before the end are counted as ``errors["unsent"]``.
+  generator is still behind on when the window ends are sent late (their wait counts); only
+  those it cannot reach within a further ``reply_timeout_s`` are counted as ``errors["unsent"]``.
 - Timers: asyncio and libuv sleep with ~1 ms resolution. Waiting for a slot sleeps until
   ``spin_us`` before it, then polls the loop (``sleep(0)``) so sends leave within microseconds of
   their slot; this costs CPU on the generator's core (pin it apart from the server).
@@ -50,7 +51,7 @@ import numpy as np
 
 from .procs import pin_to_cpu
 from .recorder import LatencyRecorder, LatencySummary
-from .units import choose_unit, fmt_ns, fmt_rate
+from .units import fmt_ns, fmt_rate
 
 __all__ = [
     "FramerError",
@@ -345,10 +346,11 @@ class LoadResult:
         ]
         if self.completed:
             s = self.summary()
-            unit = choose_unit([s.p50_ns])
+            # Each number in its own unit: a 40 µs median next to a 300 ms tail reads better
+            # than "300000 µs".
             lines.append(
                 "  ".join(
-                    f"{label} {fmt_ns(v, unit)}"
+                    f"{label} {fmt_ns(v)}"
                     for label, v in (
                         ("p50", s.p50_ns),
                         ("p90", s.p90_ns),
@@ -488,7 +490,11 @@ def _run_in_child(cfg: _Config) -> dict[str, Any]:
         status, payload = recv.recv()
     except EOFError:
         proc.join(5)
-        raise LoadGenError(f"load generator died (exit code {proc.exitcode})") from None
+        raise LoadGenError(
+            f"load generator process died (exit code {proc.exitcode}); its traceback is on "
+            "stderr. A script calling run_load needs `if __name__ == '__main__':` around its "
+            "work, because the spawned process imports the main module again"
+        ) from None
     finally:
         recv.close()
         proc.join(5)
@@ -719,12 +725,13 @@ class _Run:
     async def open_worker(self, proto: _ReplyProtocol | None) -> None:
         period = 1e9 / self.cfg.rate_per_s  # type: ignore[operator]
         spin = self.cfg.spin_ns
+        # Slots of the window still unsent at its end are sent late rather than dropped (they
+        # are the requests a stall delayed); only after a further reply timeout does it give up.
+        give_up = self.t_end + int(self.cfg.reply_timeout_s * 1e9)
         while True:
             now = time.perf_counter_ns()
-            if now >= self.t_end:
-                return
             intended = self.t0 + int(self.next_slot * period)
-            if intended >= self.t_end:
+            if intended >= self.t_end or now >= give_up:
                 return
             self.next_slot += 1
             # Wait for the slot: the loop's timer for the bulk (ms resolution), then polling.
