@@ -202,15 +202,18 @@ class ReferenceEngine:
             pos, avg, realized, fees = state.get((acct, symbol), (0, Fraction(0), Fraction(0),
                                                                    Fraction(0)))
             fees += Fraction(self.fee) * qty
-            for _ in range(qty):  # one share at a time: the obvious definition
-                if pos == 0 or (pos > 0) == (side > 0):
-                    avg = (avg * abs(pos) + price) / (abs(pos) + 1)
-                    pos += side
-                else:
-                    realized += (price - avg) * (1 if pos > 0 else -1)
-                    pos += side
-                    if pos == 0:
-                        avg = Fraction(0)
+            # Split the fill into the part that closes the open position and the part that
+            # opens (or adds to) one; the closing part realizes against the average.
+            closing = 0 if pos == 0 or (pos > 0) == (side > 0) else min(qty, abs(pos))
+            opening = qty - closing
+            if closing:
+                realized += closing * (price - avg) * (1 if pos > 0 else -1)
+                pos += side * closing
+                if pos == 0:
+                    avg = Fraction(0)
+            if opening:
+                avg = (avg * abs(pos) + price * opening) / (abs(pos) + opening)
+                pos += side * opening
             state[(acct, symbol)] = (pos, avg, realized, fees)
         out = []
         for (acct, symbol), (pos, avg, realized, fees) in sorted(
