@@ -5,6 +5,7 @@ server that stalls."""
 from __future__ import annotations
 
 import asyncio
+import os
 import pickle
 import threading
 import time
@@ -274,8 +275,11 @@ SHORT = {"duration_s": 0.5, "warmup_s": 0.2}
 
 
 def test_closed_loop_counts_replies():
+    cpu = max(os.sched_getaffinity(0))
     with serve(line_server()) as srv:
-        res = run_load("127.0.0.1", srv.port, mode="closed", connections=4, **LINE, **SHORT)
+        res = run_load(
+            "127.0.0.1", srv.port, mode="closed", connections=4, cpu=cpu, **LINE, **SHORT
+        )
     assert isinstance(res, LoadResult)
     assert res.mode == "closed" and res.errors == {}
     assert res.completed > 100
@@ -286,6 +290,7 @@ def test_closed_loop_counts_replies():
     assert res.elapsed_s >= 0.5
     assert res.throughput_per_s == pytest.approx(res.completed / res.elapsed_s)
     assert res.behind_schedule_s is None
+    assert res.cpu == cpu and f"on cpu {cpu}" in str(res)
     assert "closed loop, 4 conn" in str(res) and "errors: none" in str(res)
 
 
@@ -474,7 +479,7 @@ def test_stall_hides_in_closed_loop_and_shows_in_open_loop():
     # Open loop: every request scheduled during a stall waited for it; ~30% of the schedule.
     assert opened.recorder.percentile(90) > 50 * ms
     assert opened.recorder.percentile(99) > 150 * ms
-    assert opened.recorder.percentile(99) > 10 * closed.recorder.percentile(99)
+    assert opened.recorder.percentile(99) > 5 * closed.recorder.percentile(99)
     assert opened.behind_schedule_s > 0.1  # sends queued behind the stall
     # Every slot of the window was sent, including those a stall pushed past its end.
     assert abs(opened.completed + opened.errors.get("unsent", 0) - 400) <= 1

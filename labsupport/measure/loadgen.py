@@ -38,6 +38,7 @@ import array
 import asyncio
 import copy
 import errno
+import gc
 import multiprocessing
 import pickle
 import time
@@ -369,6 +370,9 @@ class LoadResult:
     def __repr__(self) -> str:
         return f"<LoadResult {self}>".replace("\n", "; ")
 
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(str(self))  # IPython / Jupyter: the readable multi-line form
+
 
 # ---------------------------------------------------------------------------------------------
 # Parent side
@@ -495,6 +499,9 @@ def _run_in_child(cfg: _Config) -> dict[str, Any]:
             "stderr. A script calling run_load needs `if __name__ == '__main__':` around its "
             "work, because the spawned process imports the main module again"
         ) from None
+    except BaseException:  # interrupted (Ctrl-C in a notebook) or timed out: stop it now
+        proc.kill()
+        raise
     finally:
         recv.close()
         proc.join(5)
@@ -529,8 +536,15 @@ def _run_event_loop(cfg: _Config) -> dict[str, Any]:
         factory, loop_name = uvloop.new_event_loop, "uvloop"
     except ImportError:
         factory, loop_name = None, "asyncio"
-    with asyncio.Runner(loop_factory=factory) as runner:
-        out = runner.run(_Run(cfg).main())
+    # A collection pause in the generator would be charged to the server's latency. The run
+    # makes few reference cycles (only failed futures), so collection waits until it ends.
+    gc.collect()
+    gc.disable()
+    try:
+        with asyncio.Runner(loop_factory=factory) as runner:
+            out = runner.run(_Run(cfg).main())
+    finally:
+        gc.enable()
     out["event_loop"] = loop_name
     return out
 
