@@ -1,0 +1,54 @@
+"""Lab 08: a time-series database for tick data (LSM write path, Gorilla compression).
+
+Public surface:
+- :class:`TickDB` (db.py): WAL + memtable + segments + compaction + queries
+- codecs (codecs.py): ``encode_ts``/``decode_ts`` (delta-of-delta), ``encode_xor``/``decode_xor``
+  (Gorilla XOR), ``encode_int``/``decode_int`` (zigzag + bit packing), ``encode_grid`` (tick grid)
+- :func:`fold_bars` (query.py): OHLCV + VWAP from time-ordered chunks
+- errors (errors.py): :class:`TsdbError` and its subclasses
+"""
+
+from .codecs import (
+    CodecError,
+    decode_column,
+    decode_grid,
+    decode_int,
+    decode_ts,
+    decode_xor,
+    encode_float,
+    encode_grid,
+    encode_int,
+    encode_ts,
+    encode_xor,
+    grid_exponent,
+)
+from .db import DEFAULT_COLUMNS, RecoveryReport, TickDB
+from .errors import DatabaseLockedError, SchemaError, SegmentCorruptError, TsdbError, WalCorruptError
+from .query import BAR_COLUMNS, fold_bars
+from .segment import Segment
+
+__all__ = [
+    "BAR_COLUMNS",
+    "DEFAULT_COLUMNS",
+    "CodecError",
+    "DatabaseLockedError",
+    "RecoveryReport",
+    "SchemaError",
+    "Segment",
+    "SegmentCorruptError",
+    "TickDB",
+    "TsdbError",
+    "WalCorruptError",
+    "decode_column",
+    "decode_grid",
+    "decode_int",
+    "decode_ts",
+    "decode_xor",
+    "encode_float",
+    "encode_grid",
+    "encode_int",
+    "encode_ts",
+    "encode_xor",
+    "fold_bars",
+    "grid_exponent",
+]

@@ -1,0 +1,88 @@
+"""Optional numba kernels for the bit-stream primitives (the ``fast`` extra).
+
+The numpy versions in :mod:`bits` and :mod:`codecs` are complete and are the
+reference; these loops compute exactly the same thing one field at a time, which
+numba compiles to a few machine instructions per field instead of a dozen array
+passes. They are used when numba imports and ``TSDB_NO_NUMBA`` is not set; the
+tests run both and compare them bit for bit.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+try:  # pragma: no cover - depends on the environment
+    if os.environ.get("TSDB_NO_NUMBA"):
+        raise ImportError("disabled by TSDB_NO_NUMBA")
+    from numba import njit
+
+    HAVE_NUMBA = True
+except ImportError:  # pragma: no cover
+    HAVE_NUMBA = False
+
+if HAVE_NUMBA:
+    _ONE = np.uint64(1)
+
+    @njit(cache=True, nogil=True)
+    def pack_words(values, widths, words):  # pragma: no cover - compiled
+        """OR fields MSB-first into ``words`` (native uint64, zeroed); returns bits written."""
+        pos = np.int64(0)
+        for i in range(values.size):
+            w = np.int64(widths[i])
+            if w == 0:
+                continue
+            v = values[i]
+            if w < 64:
+                v &= (_ONE << np.uint64(w)) - _ONE
+            word = pos >> 6
+            s = pos & 63
+            if s + w <= 64:
+                words[word] |= v << np.uint64(64 - s - w)
+            else:
+                words[word] |= v >> np.uint64(s + w - 64)
+                words[word + 1] |= v << np.uint64(128 - s - w)
+            pos += w
+        return pos
+
+    @njit(cache=True, nogil=True)
+    def unpack_words(words, starts, widths, out):  # pragma: no cover - compiled
+        """Read ``widths[i]`` bits at ``starts[i]`` from native uint64 words into ``out``."""
+        for i in range(starts.size):
+            w = np.int64(widths[i])
+            if w == 0:
+                out[i] = 0
+                continue
+            st = np.int64(starts[i])
+            word = st >> 6
+            s = np.uint64(st & 63)
+            top = words[word] << s
+            if s > 0:
+                top |= words[word + 1] >> (np.uint64(64) - s)
+            out[i] = top >> np.uint64(64 - w)
+
+    @njit(cache=True, nogil=True)
+    def xor_windows_loop(lead, trail, reset):  # pragma: no cover - compiled
+        """Gorilla's greedy window choice as the scan the paper describes."""
+        wl = 99
+        wt = 99
+        for i in range(lead.size):
+            if lead[i] < wl or trail[i] < wt:
+                reset[i] = True
+                wl = lead[i]
+                wt = trail[i]
+else:  # pragma: no cover
+    pack_words = unpack_words = xor_windows_loop = None
+
+
+def warm_up() -> None:
+    """Compile (or load from cache) every kernel once, so first timings are not compile time."""
+    if not HAVE_NUMBA:
+        return
+    v = np.arange(4, dtype=np.uint64)
+    w = np.full(4, 3, dtype=np.int64)
+    words = np.zeros(3, dtype=np.uint64)
+    pack_words(v, w, words)
+    unpack_words(words, np.arange(4, dtype=np.int64) * 3, w, np.zeros(4, dtype=np.uint64))
+    xor_windows_loop(w, w, np.zeros(4, dtype=bool))
