@@ -18,6 +18,7 @@ from .config import ConfigError, MarketDataError, OrderFlowConfig
 from .flow import OrderFlow, generate_order_flow
 from .io import (
     CSV_HEADER,
+    EventCsvError,
     events_frame,
     quotes_frame,
     read_events_csv,
@@ -49,7 +50,7 @@ from .tape import TICK_DTYPE, generate_ticks
 __all__ = [
     "ADD", "BUY", "CANCEL", "CSV_HEADER", "EVENT_DTYPE", "FOK", "IOC", "LIMIT", "MARKET",
     "MODIFY", "PRICE_SCALE", "QUOTE_DTYPE", "SELL", "SESSION_OPEN_NS", "TICK_DTYPE",
-    "TRADE_DTYPE", "ConfigError", "MarketDataError", "OrderFlow", "OrderFlowConfig",
+    "TRADE_DTYPE", "ConfigError", "EventCsvError", "MarketDataError", "OrderFlow", "OrderFlowConfig",
     "events_frame", "generate_order_flow", "generate_ticks", "quotes_frame", "read_events_csv",
     "read_parquet", "ticks_frame", "tickers", "trades_frame", "write_events_csv", "write_parquet",
 ]  # fmt: skip
