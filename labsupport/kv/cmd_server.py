@@ -1,0 +1,245 @@
+"""Connection and server commands: PING ECHO SELECT QUIT CLIENT COMMAND INFO CONFIG, SAVE BGSAVE
+BGREWRITEAOF LASTSAVE, REPLICAOF / SLAVEOF.
+
+Mirrors the replies of Redis's ``server.c``, ``config.c`` and ``replication.c`` closely enough
+for redis-cli, redis-benchmark and redis-py: INFO uses Redis's section and field names, COMMAND
+answers what redis-cli asks at start-up, CONFIG GET knows the options this server has.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from . import resp
+from .commands import (
+    ADMIN, COMMANDS, NOT_INT, PUBSUB, WRITE, arity_error, command, glob_to_regex, parse_int,
+)
+
+VERSION = "7.0.0-labsupport"
+
+
+@command("ping", -1, PUBSUB)
+def cmd_ping(cl, argv):
+    if len(argv) > 2:
+        return arity_error(argv[0])
+    return resp.PONG if len(argv) == 1 else resp.bulk(argv[1])
+
+
+@command("echo", 2)
+def cmd_echo(cl, argv):
+    return resp.bulk(argv[1])
+
+
+@command("select", 2)
+def cmd_select(cl, argv):
+    db = parse_int(argv[1])
+    if db is None:
+        return NOT_INT
+    if db != 0:
+        return b"-ERR DB index is out of range\r\n"
+    return resp.OK
+
+
+@command("quit", -1, PUBSUB)
+def cmd_quit(cl, argv):
+    cl.close_after = True
+    return resp.OK
+
+
+@command("client", -2)
+def cmd_client(cl, argv):
+    sub = argv[1].lower()
+    if sub in (b"setname", b"setinfo", b"reply", b"no-evict", b"no-touch"):
+        return resp.OK
+    if sub == b"getname":
+        return resp.NULL
+    if sub == b"id":
+        return b":%d\r\n" % cl.id
+    return resp.error("ERR unknown subcommand '%s'. Try CLIENT HELP." % argv[1].decode("utf-8", "replace"))
+
+
+def _command_info(name: bytes) -> bytes:
+    """COMMAND INFO's 6-field form: name, arity, flags, first key, last key, key step."""
+    _fn, arity, flags = COMMANDS[name]
+    words = [b"write" if flags & WRITE else b"readonly"]
+    if flags & PUBSUB:
+        words.append(b"pubsub")
+    keys = b":0\r\n:0\r\n:0\r\n" if flags & (PUBSUB | ADMIN) else b":1\r\n:1\r\n:1\r\n"
+    return b"*6\r\n" + resp.bulk(name) + b":%d\r\n" % arity + resp.array(words) + keys
+
+
+@command("command", -1)
+def cmd_command(cl, argv):
+    if len(argv) == 1:
+        names = sorted(COMMANDS)
+        return b"*%d\r\n" % len(names) + b"".join(_command_info(n) for n in names)
+    sub = argv[1].lower()
+    if sub == b"count":
+        return b":%d\r\n" % len(COMMANDS)
+    if sub == b"docs":
+        return resp.EMPTY_ARRAY
+    if sub == b"info":
+        out = [b"*%d\r\n" % (len(argv) - 2)]
+        for n in argv[2:]:
+            out.append(_command_info(n.lower()) if n.lower() in COMMANDS else resp.NULL_ARRAY)
+        return b"".join(out)
+    return resp.error("ERR unknown subcommand '%s'. Try COMMAND HELP." % argv[1].decode("utf-8", "replace"))
+
+
+def _config_values(eng) -> dict[str, str]:
+    c = eng.config
+    return {
+        "port": str(c.port), "bind": c.bind, "dir": os.path.abspath(c.dir),
+        "appendonly": "yes" if c.appendonly else "no", "appendfsync": c.appendfsync,
+        "appendfilename": c.appendfilename, "dbfilename": c.dbfilename,
+        "save": "", "databases": "1", "maxmemory": "0", "hz": str(c.hz),
+        "replicaof": "%s %d" % c.replicaof if c.replicaof else "",
+        "repl-backlog-size": str(c.repl_backlog_size), "replica-read-only": "yes",
+        "proto-max-bulk-len": str(resp.MAX_BULK_LEN),
+        "client-query-buffer-limit": str(resp.MAX_QUERY_BUFFER),
+    }
+
+
+@command("config", -2, ADMIN)
+def cmd_config(cl, argv):
+    sub = argv[1].lower()
+    if sub == b"get":
+        if len(argv) < 3:
+            return arity_error(b"config|get")
+        values = _config_values(cl.engine)
+        flat = []
+        for pat in argv[2:]:
+            rx = glob_to_regex(pat.lower())
+            for k, v in values.items():
+                if rx.fullmatch(k.encode()) and k.encode() not in flat:
+                    flat += (k.encode(), v.encode())
+        return resp.array(flat)
+    if sub == b"set":
+        if len(argv) < 4 or len(argv) % 2:
+            return arity_error(b"config|set")
+        name = argv[2].lower()
+        if name == b"appendfsync" and argv[3].lower() in (b"always", b"everysec", b"no"):
+            return _set_fsync(cl.engine, argv[3].lower().decode())
+        return resp.error("ERR Unknown option or number of arguments for CONFIG SET - '%s'"
+                          % argv[2].decode("utf-8", "replace"))
+    if sub == b"resetstat":
+        return resp.OK
+    return resp.error("ERR unknown subcommand '%s'. Try CONFIG HELP." % argv[1].decode("utf-8", "replace"))
+
+
+def _set_fsync(eng, policy: str) -> bytes:
+    from .aof import AofWriter
+    eng.config.appendfsync = policy
+    if eng.aof is not None:
+        eng.aof.close()
+        eng.aof = AofWriter(eng.aof_path, policy)
+    return resp.OK
+
+
+def _info_sections(eng) -> dict[str, list[str]]:
+    ks = eng.ks
+    now = time.time()
+    link = eng.master_link
+    repl = ["role:slave" if link is not None else "role:master"]
+    if link is not None:
+        repl += link.info_lines()
+    repl += eng.master.info_lines() if link is None else [
+        "connected_slaves:0", "master_replid:%s" % (link.replid or eng.master.replid),
+        "master_repl_offset:%d" % link.offset]
+    aof = eng.aof
+    return {
+        "server": ["redis_version:%s" % VERSION, "redis_mode:standalone",
+                   "process_id:%d" % os.getpid(), "tcp_port:%d" % eng.config.port,
+                   "uptime_in_seconds:%d" % (now - eng.start_time), "hz:%d" % eng.config.hz],
+        "clients": ["connected_clients:%d" % len(eng.clients),
+                    "blocked_clients:%d" % sum(1 for c in eng.clients if c.blocked)],
+        "memory": ["used_memory:%d" % _rss_bytes()],
+        "persistence": [
+            "loading:0", "rdb_changes_since_last_save:%d" % ks.dirty,
+            "rdb_bgsave_in_progress:%d" % ("rdb" in eng.children.values()),
+            "rdb_last_save_time:%d" % eng.last_save_time,
+            "aof_enabled:%d" % (aof is not None),
+            "aof_rewrite_in_progress:%d" % ("aof" in eng.children.values()),
+            "aof_current_size:%d" % (aof.size if aof else 0),
+            "aof_fsync_count:%d" % (aof.fsyncs if aof else 0)],
+        "stats": ["total_connections_received:%d" % eng.stats["total_connections_received"],
+                  "total_commands_processed:%d" % eng.stats["total_commands_processed"],
+                  "expired_keys:%d" % ks.expired_keys,
+                  "sync_full:%d" % eng.master.sync_full,
+                  "sync_partial_ok:%d" % eng.master.sync_partial_ok,
+                  "sync_partial_err:%d" % eng.master.sync_partial_err,
+                  "pubsub_channels:%d" % len(eng.pubsub.channels),
+                  "pubsub_patterns:%d" % len(eng.pubsub.patterns)],
+        "replication": repl,
+        "keyspace": (["db0:keys=%d,expires=%d,avg_ttl=0" % (len(ks.data), len(ks.expires))]
+                     if ks.data else []),
+    }
+
+
+def _rss_bytes() -> int:
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        return 0
+
+
+@command("info", -1)
+def cmd_info(cl, argv):
+    sections = _info_sections(cl.engine)
+    wanted = [a.decode("utf-8", "replace").lower() for a in argv[1:]]
+    if not wanted or any(w in ("all", "everything", "default") for w in wanted):
+        wanted = list(sections)
+    text = []
+    for name in wanted:
+        if name in sections:
+            text.append("# %s\r\n%s\r\n" % (name.capitalize(), "".join(
+                line + "\r\n" for line in sections[name])))
+    return resp.bulk("\r\n".join(text).encode())
+
+
+@command("save", 1, ADMIN)
+def cmd_save(cl, argv):
+    if cl.engine.children:
+        return b"-ERR Background save already in progress\r\n"
+    cl.engine.save()
+    return resp.OK
+
+
+@command("bgsave", -1, ADMIN)
+def cmd_bgsave(cl, argv):
+    if not cl.engine.bgsave():
+        return b"-ERR Background save already in progress\r\n"
+    return resp.simple("Background saving started")
+
+
+@command("bgrewriteaof", 1, ADMIN)
+def cmd_bgrewriteaof(cl, argv):
+    eng = cl.engine
+    if eng.aof is None:
+        return b"-ERR Background append only file rewriting not possible: appendonly is off\r\n"
+    if not eng.bgrewriteaof():
+        return b"-ERR Background append only file rewriting already in progress\r\n"
+    return resp.simple("Background append only file rewriting started")
+
+
+@command("lastsave", 1)
+def cmd_lastsave(cl, argv):
+    return b":%d\r\n" % cl.engine.last_save_time
+
+
+@command("replicaof", 3, ADMIN)
+def cmd_replicaof(cl, argv):
+    eng = cl.engine
+    if argv[1].lower() == b"no" and argv[2].lower() == b"one":
+        eng.become_master()
+        return resp.OK
+    port = parse_int(argv[2])
+    if port is None or not 0 < port < 65536:
+        return b"-ERR Invalid master port\r\n"
+    eng.become_replica(argv[1].decode(), port)
+    return resp.OK
+
+
+COMMANDS[b"slaveof"] = COMMANDS[b"replicaof"]

@@ -1,0 +1,122 @@
+"""The command table: name -> (handler, arity, flags), and the helpers handlers share.
+
+Mirrors Redis's ``server.c`` command table and ``processCommand`` checks (arity, unknown
+command, read-only replica, pub/sub context).
+
+Theory of operation
+-------------------
+A handler is a plain function ``handler(client, argv) -> bytes`` that returns its reply already
+RESP-encoded (see :mod:`.resp`); ``argv[0]`` is the command name as the client sent it. A write
+handler that changed the keyspace calls ``client.engine.propagate(argv)`` with the command to
+replay (relative times rewritten to absolute ones, as Redis 7 does), which feeds the AOF and the
+replicas. Arity follows Redis: ``n > 0`` means exactly ``n`` arguments counting the name,
+``n < 0`` at least ``-n``. The table is one dict lookup per command; the handler modules
+register themselves with :func:`command` when :mod:`.engine` imports them.
+"""
+
+from __future__ import annotations
+
+import re
+
+from . import resp
+
+WRITE = 1       # changes the keyspace: refused on a read-only replica
+PUBSUB = 2      # allowed while the client is in subscribed mode
+ADMIN = 4
+
+COMMANDS: dict[bytes, tuple] = {}
+
+BLOCKED = b"<blocked>"   # returned (by identity) by a handler whose reply comes later (WAIT)
+
+WRONGTYPE = b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
+NOT_INT = b"-ERR value is not an integer or out of range\r\n"
+SYNTAX = b"-ERR syntax error\r\n"
+READONLY = b"-READONLY You can't write against a read only replica.\r\n"
+OVERFLOW = b"-ERR increment or decrement would overflow\r\n"
+
+LLONG_MAX = (1 << 63) - 1
+LLONG_MIN = -(1 << 63)
+
+
+def command(name: str, arity: int, flags: int = 0):
+    """Register the decorated handler under ``name`` (lower case) in :data:`COMMANDS`."""
+
+    def register(fn):
+        COMMANDS[name.encode()] = (fn, arity, flags)
+        return fn
+
+    return register
+
+
+def arity_error(name: bytes | str) -> bytes:
+    if isinstance(name, bytes):
+        name = name.decode("utf-8", "replace")
+    return resp.error("ERR wrong number of arguments for '%s' command" % name.lower())
+
+
+def unknown_command(argv: list[bytes]) -> bytes:
+    name = argv[0].decode("utf-8", "replace")
+    rest = "".join("'%s' " % a[:128].decode("utf-8", "replace") for a in argv[1:])
+    return resp.error("ERR unknown command '%s', with args beginning with: %s" % (name, rest))
+
+
+_INT_RE = re.compile(rb"-?[1-9][0-9]{0,19}|0")
+
+
+def parse_int(b: bytes) -> int | None:
+    """A signed 64-bit integer in Redis's strict form (``string2ll``), else None.
+
+    No spaces, no ``+``, no leading zeros: ``b"01"`` and ``b" 1"`` are not integers for Redis.
+    """
+    if _INT_RE.fullmatch(b) is None:
+        return None
+    v = int(b)
+    if v > LLONG_MAX or v < LLONG_MIN:
+        return None
+    return v
+
+
+def glob_to_regex(pattern: bytes) -> re.Pattern:
+    """Compile a Redis glob (``*``, ``?``, ``[a-z]``, ``[^x]``, ``\\`` escapes) to a regex."""
+    cached = _GLOBS.get(pattern)
+    if cached is not None:
+        return cached
+    out = bytearray()
+    i, n = 0, len(pattern)
+    while i < n:
+        c = pattern[i:i + 1]
+        if c == b"*":
+            out += b".*"
+        elif c == b"?":
+            out += b"."
+        elif c == b"\\" and i + 1 < n:
+            i += 1
+            out += re.escape(pattern[i:i + 1])
+        elif c == b"[":
+            j = i + 1
+            neg = j < n and pattern[j:j + 1] == b"^"
+            if neg:
+                j += 1
+            cls = bytearray()
+            while j < n and pattern[j:j + 1] != b"]":
+                if pattern[j:j + 1] == b"\\" and j + 1 < n:
+                    j += 1
+                    cls += re.escape(pattern[j:j + 1])
+                elif pattern[j:j + 1] == b"-" and cls and j + 1 < n and pattern[j + 1:j + 2] != b"]":
+                    cls += b"-"
+                else:
+                    cls += re.escape(pattern[j:j + 1])
+                j += 1
+            out += b"[" + (b"^" if neg else b"") + bytes(cls) + b"]" if cls else b"(?!)"
+            i = j
+        else:
+            out += re.escape(c)
+        i += 1
+    rx = re.compile(bytes(out), re.DOTALL)
+    if len(_GLOBS) > 1000:
+        _GLOBS.clear()
+    _GLOBS[pattern] = rx
+    return rx
+
+
+_GLOBS: dict[bytes, re.Pattern] = {}

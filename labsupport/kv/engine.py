@@ -1,0 +1,430 @@
+"""The server's core without sockets: clients, command dispatch in batches, propagation to the
+AOF and replicas, snapshots and AOF rewrites in forked children, the periodic cron.
+
+Mirrors Redis's ``server.c`` (``processCommand``, ``call``, ``serverCron``, ``beforeSleep``).
+
+Theory of operation
+-------------------
+The I/O layer (:mod:`.server`) hands :meth:`Engine.run_batch` every complete command one read
+produced. The batch is executed in order; each reply is already RESP bytes. Write commands
+record what to replay with :meth:`Engine.propagate`. At the end of the batch, in this order:
+
+1. the batch's propagated commands are encoded once and appended to the AOF (fsynced first
+   under ``appendfsync always``): durability before acknowledgement;
+2. the replies are joined and written to the client in one ``write``;
+3. the same bytes go into the replication stream (backlog + replicas).
+
+A handler may return :data:`BLOCKED` (WAIT): the rest of the batch, and anything the client
+sends meanwhile, waits in ``client.pending`` until :meth:`Client.unblock`.
+
+Snapshots (BGSAVE) and AOF rewrites fork, exactly like Redis: the child sees a copy-on-write
+image of the keyspace frozen at the fork and writes it out while the parent keeps serving.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+
+from . import cmd_collections, cmd_keys, cmd_server, cmd_strings, pubsub, replication  # noqa: F401
+from . import resp, snapshot
+from .aof import AofWriter, load_aof
+from .commands import BLOCKED, COMMANDS, PUBSUB, WRITE, arity_error, unknown_command
+from .keyspace import Keyspace, wall_clock_ms
+from .replication import MasterState
+
+
+@dataclass
+class Config:
+    """Server options, named as redis-server's."""
+
+    port: int = 6380
+    bind: str = "127.0.0.1"
+    dir: str = "."
+    appendonly: bool = False
+    appendfsync: str = "everysec"
+    appendfilename: str = "appendonly.aof"
+    dbfilename: str = "dump.kvs"
+    replicaof: tuple[str, int] | None = None
+    hz: int = 10
+    repl_backlog_size: int = 1024 * 1024
+
+
+class Client:
+    """One connection's state. ``write`` sends bytes to the peer (the I/O layer provides it)."""
+
+    __slots__ = ("engine", "ks", "write", "closed", "subs", "psubs", "restricted", "is_master",
+                 "replica_info", "listening_port", "blocked", "pending", "id", "push_direct",
+                 "close_after")
+
+    def __init__(self, engine: Engine, write, is_master: bool = False) -> None:
+        self.engine = engine
+        self.ks = engine.ks
+        self.write = write
+        self.closed = False
+        self.subs: set[bytes] = set()
+        self.psubs: set[bytes] = set()
+        self.is_master = is_master
+        self.replica_info = None
+        self.listening_port = 0
+        self.blocked = False
+        self.pending: list = []
+        self.push_direct = False
+        self.close_after = False
+        engine._next_id += 1
+        self.id = engine._next_id
+        self.update_mode()
+
+    def push(self, data: bytes) -> None:
+        """Out-of-band data (pub/sub messages, replication stream)."""
+        if not self.closed:
+            self.write(data)
+
+    def update_mode(self) -> None:
+        """Refresh the flag that sends commands through the slow checks."""
+        self.restricted = bool(self.subs or self.psubs) or (
+            self.engine.read_only and not self.is_master)
+
+    def unblock(self, reply: bytes) -> None:
+        self.blocked = False
+        if self.closed:
+            return
+        self.write(reply)
+        pending, self.pending = self.pending, []
+        if pending:
+            self.engine.run_batch(self, pending)
+
+
+_SUB_ALLOWED = "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
+
+
+class Engine:
+    """Keyspace + dispatch + persistence + replication state of one server."""
+
+    def __init__(self, config: Config | None = None, clock_ms=wall_clock_ms) -> None:
+        self.config = config or Config()
+        self.ks = Keyspace(clock_ms)
+        self.ks.on_expire = self._on_expire
+        self.pubsub = pubsub.Registry()
+        self.master = MasterState(self.config.repl_backlog_size)
+        self.master_link = None          # set by the replica side (.replica.MasterLink)
+        self.read_only = False
+        self.clients: set[Client] = set()
+        self.aof: AofWriter | None = None
+        self._pending: list[list[bytes]] = []
+        self._next_id = 0
+        self.children: dict[int, str] = {}     # pid -> "rdb" | "aof"
+        self.rewrite_buf: list[bytes] | None = None
+        self.stats = {"total_commands_processed": 0, "total_connections_received": 0,
+                      "rdb_saves": 0, "aof_rewrites": 0}
+        self.last_save_time = int(time.time())
+        self.start_time = time.time()
+        self.load_report = ""
+        self.loaded_aux: dict = {}
+        self._ack_tick = 0
+
+    # ------------------------------------------------------------ dispatch
+
+    def new_client(self, write, is_master: bool = False) -> Client:
+        cl = Client(self, write, is_master)
+        self.clients.add(cl)
+        self.stats["total_connections_received"] += 1
+        return cl
+
+    def drop_client(self, cl: Client) -> None:
+        cl.closed = True
+        self.clients.discard(cl)
+        self.pubsub.drop_client(cl)
+        if cl.replica_info is not None and cl.replica_info in self.master.replicas:
+            self.master.replicas.remove(cl.replica_info)
+
+    def run_batch(self, cl: Client, cmds: list) -> None:
+        """Execute commands in order, then AOF, reply (one write), replicate."""
+        if cl.blocked:
+            cl.pending.extend(cmds)
+            return
+        out = []
+        append = out.append
+        table = COMMANDS
+        i = 0
+        for argv in cmds:
+            i += 1
+            entry = table.get(argv[0].lower())
+            if entry is None:
+                append(unknown_command(argv))
+                continue
+            fn, arity, flags = entry
+            n = len(argv)
+            if n != arity and (arity > 0 or n < -arity):
+                append(arity_error(argv[0]))
+                continue
+            if cl.restricted:
+                refused = self._refuse(cl, flags, argv)
+                if refused is not None:
+                    append(refused)
+                    continue
+            r = fn(cl, argv)
+            if r is BLOCKED:
+                cl.blocked = True
+                cl.pending = list(cmds[i:])
+                break
+            append(r)
+        self.stats["total_commands_processed"] += i
+        pending = self._pending
+        data = None
+        if pending:
+            data = b"".join([resp.encode_command(a) for a in pending])
+            pending.clear()
+            if self.aof is not None:
+                self.aof.write(data)
+                if self.rewrite_buf is not None:
+                    self.rewrite_buf.append(data)
+        if out:
+            cl.write(b"".join(out))
+        if data is not None and self.master.backlog is not None:
+            self.master.feed(data)
+
+    def _refuse(self, cl: Client, flags: int, argv) -> bytes | None:
+        if (cl.subs or cl.psubs) and not flags & PUBSUB:
+            name = argv[0].lower()
+            if name == b"ping":
+                return b"*2\r\n$4\r\npong\r\n" + resp.bulk(argv[1] if len(argv) > 1 else b"")
+            if name != b"quit":
+                return resp.error(_SUB_ALLOWED % name.decode("utf-8", "replace"))
+        if flags & WRITE and self.read_only and not cl.is_master:
+            return b"-READONLY You can't write against a read only replica.\r\n"
+        return None
+
+    def propagate(self, argv: list[bytes]) -> None:
+        """Record a write to replay (AOF, replicas) at the end of the batch."""
+        self._pending.append(argv)
+        self.ks.dirty += 1
+
+    def _on_expire(self, key: bytes) -> None:
+        # An expired key is deleted here, so the AOF and the replicas must delete it too.
+        self._pending.append([b"DEL", key])
+
+    def flush_expired(self) -> None:
+        """Write out DELs produced by active expiry outside any client batch."""
+        if self._pending:
+            data = b"".join([resp.encode_command(a) for a in self._pending])
+            self._pending.clear()
+            if self.aof is not None:
+                self.aof.write(data)
+                if self.rewrite_buf is not None:
+                    self.rewrite_buf.append(data)
+            if self.master.backlog is not None:
+                self.master.feed(data)
+
+    def apply(self, argv: list[bytes]) -> bytes:
+        """Run one command with no client connection (AOF replay, scripts, tests)."""
+        cl = self._loader
+        entry = COMMANDS.get(argv[0].lower())
+        if entry is None:
+            return unknown_command(argv)
+        return entry[0](cl, argv)
+
+    @property
+    def _loader(self) -> Client:
+        cl = getattr(self, "_loader_client", None)
+        if cl is None:
+            cl = Client(self, lambda data: None, is_master=True)
+            self._loader_client = cl
+        return cl
+
+    # ------------------------------------------------------------ roles
+
+    def become_replica(self, host: str, port: int, replid: str | None = None,
+                       offset: int = -1) -> None:
+        """Start following ``host:port`` (REPLICAOF); needs a running event loop."""
+        from .replica import MasterLink
+        if self.master_link is not None:
+            replid, offset = self.master_link.replid, self.master_link.offset
+            self.master_link.close()
+        for r in list(self.master.replicas):
+            r.client.closed = True
+        self.master.replicas.clear()
+        self.config.replicaof = (host, port)
+        self.read_only = True
+        self.ks.is_replica = True
+        self.master_link = MasterLink(self, host, port, replid, offset)
+        self.master_link.start()
+        for c in self.clients:
+            c.update_mode()
+
+    def become_master(self) -> None:
+        """Stop following (REPLICAOF NO ONE): keep the data, start a new history."""
+        link = self.master_link
+        if link is not None:
+            link.close()
+            self.master_link = None
+            self.master.new_history()
+            self.master.offset = max(link.offset, 0)
+        self.config.replicaof = None
+        self.read_only = False
+        self.ks.is_replica = False
+        for c in self.clients:
+            c.update_mode()
+
+    # ------------------------------------------------------------ cron
+
+    def cron(self) -> None:
+        """Every 1/hz s: active expiry, finished children, WAIT timeouts."""
+        if not self.read_only:
+            self.ks.active_expire_cycle(time_budget_ms=1000.0 / self.config.hz / 4)
+            self.flush_expired()
+        if self.children:
+            self._reap_children()
+        self.master.check_waiters()
+        link = self.master_link
+        if link is not None:
+            self._ack_tick += 1
+            if self._ack_tick >= self.config.hz:   # REPLCONF ACK once a second
+                self._ack_tick = 0
+                link.send_ack(now=True)
+
+    # ------------------------------------------------------------ persistence
+
+    @property
+    def aof_path(self) -> str:
+        return os.path.join(self.config.dir, self.config.appendfilename)
+
+    @property
+    def dump_path(self) -> str:
+        return os.path.join(self.config.dir, self.config.dbfilename)
+
+    def start(self) -> str:
+        """Recover the dataset from disk and open the AOF; returns what was loaded."""
+        os.makedirs(self.config.dir, exist_ok=True)
+        report = "empty dataset"
+        if self.config.appendonly and os.path.exists(self.aof_path):
+            rep = load_aof(self.aof_path, self.apply)
+            self._pending.clear()
+            report = rep.describe()
+        elif os.path.exists(self.dump_path):
+            with open(self.dump_path, "rb") as f:
+                aux, entries = snapshot.load(f.read(), self.config.dbfilename)
+            n = snapshot.restore(self.ks, entries)
+            self.loaded_aux = aux
+            report = "snapshot loaded: %d keys" % n
+        if self.config.appendonly:
+            fresh = not os.path.exists(self.aof_path)
+            self.aof = AofWriter(self.aof_path, self.config.appendfsync)
+            if fresh and len(self.ks):
+                self.rewrite_aof_sync()
+        self.ks.dirty = 0
+        self.load_report = report
+        return report
+
+    def snapshot_bytes(self) -> bytes:
+        aux = {"repl_id": self.master.replid, "repl_offset": self.master.offset}
+        link = self.master_link
+        if link is not None and link.replid:
+            aux = {"repl_id": link.replid, "repl_offset": link.offset}
+        return snapshot.dump(self.ks.items_with_deadlines(), aux)
+
+    def save(self) -> None:
+        snapshot.write_atomic(self.dump_path, self.snapshot_bytes())
+        self.ks.dirty = 0
+        self.last_save_time = int(time.time())
+        self.stats["rdb_saves"] += 1
+
+    def bgsave(self) -> bool:
+        if "rdb" in self.children.values():
+            return False
+        pid = os.fork()
+        if pid == 0:  # child: write the frozen image and leave without running any cleanup
+            code = 0
+            try:
+                snapshot.write_atomic(self.dump_path, self.snapshot_bytes())
+            except BaseException:
+                code = 1
+            os._exit(code)
+        self.children[pid] = "rdb"
+        return True
+
+    def aof_image(self) -> bytes:
+        """The current dataset as the shortest list of commands that rebuilds it."""
+        parts = []
+        enc = resp.encode_command
+        for key, value, deadline in self.ks.items_with_deadlines():
+            t = type(value)
+            if t is bytes:
+                parts.append(enc([b"SET", key, value]))
+            elif t is dict:
+                flat = [b"HSET", key]
+                for f, v in value.items():
+                    flat += (f, v)
+                parts.append(enc(flat))
+            else:
+                parts.append(enc([b"RPUSH", key, *value]))
+            if deadline != -1:
+                parts.append(enc([b"PEXPIREAT", key, b"%d" % deadline]))
+        return b"".join(parts)
+
+    def rewrite_aof_sync(self) -> None:
+        snapshot.write_atomic(self.aof_path, self.aof_image())
+        if self.aof is not None:
+            self.aof.swap(self.aof_path)
+
+    def bgrewriteaof(self) -> bool:
+        if "aof" in self.children.values():
+            return False
+        tmp = self.aof_path + ".rewrite"
+        self.rewrite_buf = []
+        pid = os.fork()
+        if pid == 0:
+            code = 0
+            try:
+                snapshot.write_atomic(tmp, self.aof_image())
+            except BaseException:
+                code = 1
+            os._exit(code)
+        self.children[pid] = "aof"
+        return True
+
+    def _reap_children(self) -> None:
+        for pid, kind in list(self.children.items()):
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done == 0:
+                continue
+            del self.children[pid]
+            ok = os.waitstatus_to_exitcode(status) == 0
+            if kind == "rdb" and ok:
+                self.last_save_time = int(time.time())
+                self.stats["rdb_saves"] += 1
+            elif kind == "aof":
+                self._finish_rewrite(ok)
+
+    def _finish_rewrite(self, ok: bool) -> None:
+        buf, self.rewrite_buf = self.rewrite_buf, None
+        tmp = self.aof_path + ".rewrite"
+        if not ok or self.aof is None:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            return
+        # Writes made while the child worked are in the old AOF and in buf: append buf to the
+        # new file, make it durable, then atomically replace the old file.
+        with open(tmp, "ab") as f:
+            for chunk in buf:
+                f.write(chunk)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.aof_path)
+        snapshot.fsync_dir(self.config.dir)
+        self.aof.swap(self.aof_path)
+        self.stats["aof_rewrites"] += 1
+
+    def wait_children(self, timeout_s: float = 30.0) -> None:
+        """Block until background saves/rewrites finish (tests, shutdown)."""
+        end = time.monotonic() + timeout_s
+        while self.children and time.monotonic() < end:
+            self._reap_children()
+            time.sleep(0.005)
+
+    def shutdown(self) -> None:
+        self.wait_children()
+        if self.aof is not None:
+            self.aof.close()
+            self.aof = None

@@ -1,0 +1,119 @@
+"""Publish/subscribe: SUBSCRIBE UNSUBSCRIBE PSUBSCRIBE PUNSUBSCRIBE PUBLISH.
+
+Mirrors Redis's ``pubsub.c`` (RESP2 form). Fire and forget: a message goes to whoever is
+subscribed at the moment of PUBLISH, written straight into each subscriber's connection; there is
+no storage. ``Registry.channels`` maps a channel to the set of subscribed clients and
+``Registry.patterns`` a glob pattern to its clients; each client also knows its own channels and
+patterns (``client.subs``, ``client.psubs``) so a disconnect unsubscribes in O(own subscriptions).
+While a client has any subscription it is in *subscribed mode*: only these commands, PING and
+QUIT are accepted, as in Redis with RESP2.
+"""
+
+from __future__ import annotations
+
+from . import resp
+from .commands import PUBSUB, command, glob_to_regex
+
+
+class Registry:
+    """Who listens to what."""
+
+    def __init__(self) -> None:
+        self.channels: dict[bytes, set] = {}
+        self.patterns: dict[bytes, set] = {}
+
+    def publish(self, channel: bytes, message: bytes) -> int:
+        n = 0
+        subs = self.channels.get(channel)
+        if subs:
+            frame = b"*3\r\n$7\r\nmessage\r\n" + resp.bulk(channel) + resp.bulk(message)
+            for cl in subs:
+                cl.push(frame)
+                n += 1
+        for pattern, clients in self.patterns.items():
+            if glob_to_regex(pattern).fullmatch(channel):
+                frame = (b"*4\r\n$8\r\npmessage\r\n" + resp.bulk(pattern) + resp.bulk(channel)
+                         + resp.bulk(message))
+                for cl in clients:
+                    cl.push(frame)
+                    n += 1
+        return n
+
+    def drop_client(self, cl) -> None:
+        for ch in cl.subs:
+            self._remove(self.channels, ch, cl)
+        for p in cl.psubs:
+            self._remove(self.patterns, p, cl)
+        cl.subs.clear()
+        cl.psubs.clear()
+
+    @staticmethod
+    def _remove(table: dict, name: bytes, cl) -> None:
+        s = table.get(name)
+        if s is not None:
+            s.discard(cl)
+            if not s:
+                del table[name]
+
+
+def _count(cl) -> int:
+    return len(cl.subs) + len(cl.psubs)
+
+
+def _frame(kind: bytes, name: bytes | None, count: int) -> bytes:
+    return b"*3\r\n" + resp.bulk(kind) + resp.bulk(name) + b":%d\r\n" % count
+
+
+@command("publish", 3, PUBSUB)
+def cmd_publish(cl, argv):
+    return b":%d\r\n" % cl.engine.pubsub.publish(argv[1], argv[2])
+
+
+@command("subscribe", -2, PUBSUB)
+def cmd_subscribe(cl, argv):
+    reg = cl.engine.pubsub
+    out = []
+    for ch in argv[1:]:
+        if ch not in cl.subs:
+            cl.subs.add(ch)
+            reg.channels.setdefault(ch, set()).add(cl)
+        out.append(_frame(b"subscribe", ch, _count(cl)))
+    cl.update_mode()
+    return b"".join(out)
+
+
+@command("psubscribe", -2, PUBSUB)
+def cmd_psubscribe(cl, argv):
+    reg = cl.engine.pubsub
+    out = []
+    for p in argv[1:]:
+        if p not in cl.psubs:
+            cl.psubs.add(p)
+            reg.patterns.setdefault(p, set()).add(cl)
+        out.append(_frame(b"psubscribe", p, _count(cl)))
+    cl.update_mode()
+    return b"".join(out)
+
+
+def _unsub(cl, argv, mine: set, table: dict, kind: bytes) -> bytes:
+    names = argv[1:] or sorted(mine)
+    if not names:
+        return _frame(kind, None, _count(cl))
+    out = []
+    for name in names:
+        if name in mine:
+            mine.discard(name)
+            Registry._remove(table, name, cl)
+        out.append(_frame(kind, name, _count(cl)))
+    cl.update_mode()
+    return b"".join(out)
+
+
+@command("unsubscribe", -1, PUBSUB)
+def cmd_unsubscribe(cl, argv):
+    return _unsub(cl, argv, cl.subs, cl.engine.pubsub.channels, b"unsubscribe")
+
+
+@command("punsubscribe", -1, PUBSUB)
+def cmd_punsubscribe(cl, argv):
+    return _unsub(cl, argv, cl.psubs, cl.engine.pubsub.patterns, b"punsubscribe")
