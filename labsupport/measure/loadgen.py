@@ -22,14 +22,21 @@ Theory of operation
   it. ``behind_schedule_s`` reports the worst lag of an actual send behind its slot; slots the
   generator is still behind on when the window ends are sent late (their wait counts); only
   those it cannot reach within a further ``reply_timeout_s`` are counted as ``errors["unsent"]``.
-- Timers: asyncio and libuv sleep with ~1 ms resolution. Waiting for a slot sleeps until
-  ``spin_us`` before it, then polls the loop (``sleep(0)``) so sends leave within microseconds of
-  their slot; this costs CPU on the generator's core (pin it apart from the server).
+- Timers: asyncio and libuv sleep with ~1 ms resolution (a sleep typically wakes 0.2-0.6 ms
+  late, which would be charged to the server). Waiting for a slot sleeps until ``spin_us``
+  before it, then polls the loop (``sleep(0)``), so sends typically leave within a few
+  microseconds of their slot; this costs CPU on the generator's core (pin it apart from the
+  server with ``cpu``). The child also runs with the cyclic GC off, so its pauses are not
+  charged to the server either.
 - Warm-up: samples whose (intended) send time falls inside the first ``warmup_s`` are dropped.
   Errors are counted over the whole run, by kind (``connection_refused``, ``connection_reset``,
   ``connection_closed``, ``reply_timeout``, ``framer_error``, ...), never raised mid-run: the
   connection is dropped and reopened. A run where no connection could be opened raises
   :class:`NoConnectionError`.
+- Framers are sans-IO: ``feed(bytes) -> complete replies`` keeps the partial tail between calls
+  and never needs a socket, so they are unit-tested on split and merged streams.
+- Scripts that call ``run_load`` need the usual ``if __name__ == "__main__":`` guard: a spawned
+  process imports the main module again (notebooks and ``python -m`` entry points are fine).
 """
 
 from __future__ import annotations
@@ -403,6 +410,11 @@ def run_load(
     functions). ``framer`` is a framer instance (copied per connection). ``mode="open"`` needs
     ``rate_per_s`` (total over all connections). ``pipeline`` (closed loop only) sends that many
     requests back to back per turn; each reply is one sample. ``cpu`` pins the child to a core.
+    ``connect_timeout_s`` and ``reply_timeout_s`` bound each connect and each reply (a reply
+    timeout is counted and the connection reopened). ``spin_us``: see the module docstring (0
+    trusts the loop's timer: less CPU, ~1 ms of send jitter). ``name`` names the recorder.
+    Raises :class:`NoConnectionError` if no connection opened, :class:`LoadGenError` if the
+    generator's process failed, ``ValueError`` for bad arguments.
     """
     if mode not in ("closed", "open"):
         raise ValueError(f"mode must be 'closed' or 'open', got {mode!r}")
