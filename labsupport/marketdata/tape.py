@@ -110,7 +110,7 @@ def generate_ticks(
     structured array of :data:`TICK_DTYPE` whose ``symbol`` indexes ``tickers(n_symbols)``.
     """
     from .config import OrderFlowConfig
-    from .flow import order_sizes
+    from .orders import order_sizes
 
     # Validate through the config so a bad argument gets the same clear message.
     cfg = OrderFlowConfig(n_events=n, n_symbols=n_symbols, seed=seed, mean_rate_per_s=rate_per_s,
