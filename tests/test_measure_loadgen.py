@@ -313,6 +313,11 @@ def test_open_loop_follows_schedule():
     assert res.rate_per_s == rate
     assert res.behind_schedule_s is not None and res.behind_schedule_s >= 0
     assert "open loop" in str(res) and "behind schedule" in str(res)
+    row = res.metrics()
+    assert row["mode"] == "open" and row["target_per_s"] == rate
+    assert row["completed"] == res.completed
+    assert row["p99_us"] == pytest.approx(res.recorder.percentile(99) / 1e3, abs=0.01)
+    assert row["p50_us"] <= row["p90_us"] <= row["p99_us"] <= row["p999_us"] <= row["max_us"]
 
 
 def test_pipeline_sends_k_requests_per_turn():

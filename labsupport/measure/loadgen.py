@@ -340,6 +340,29 @@ class LoadResult:
         """The recorder's summary, with the measured throughput as its rate."""
         return self.recorder.summary(elapsed_s=self.elapsed_s)
 
+    def metrics(self) -> dict[str, float | int | str | None]:
+        """Flat numbers for a benchmark row: ``report.add("ours", **result.metrics())``.
+
+        Latencies in µs (the unit of most rows in this project), rates per second.
+        """
+        row: dict[str, float | int | str | None] = {
+            "mode": self.mode,
+            "connections": self.connections,
+            "req_per_s": round(self.throughput_per_s, 1),
+            "completed": self.completed,
+            "errors": sum(self.errors.values()),
+        }
+        if self.completed:
+            s = self.summary()
+            for label, v in (("p50", s.p50_ns), ("p90", s.p90_ns), ("p99", s.p99_ns)):
+                row[f"{label}_us"] = round(v / 1e3, 2)
+            row["p999_us"] = round(s.p999_ns / 1e3, 2)
+            row["max_us"] = round(s.max_ns / 1e3, 2)
+        if self.rate_per_s is not None:
+            row["target_per_s"] = self.rate_per_s
+            row["behind_ms"] = round((self.behind_schedule_s or 0.0) * 1e3, 3)
+        return row
+
     def __str__(self) -> str:
         head = f"{self.mode} loop, {self.connections} conn, {self.event_loop}"
         if self.cpu is not None:
