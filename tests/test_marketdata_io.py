@@ -84,7 +84,7 @@ def test_csv_header_and_every_row_format(flow, csv_path):
 
 def test_price_formatting_is_exact_integer_arithmetic():
     got = format_price(np.array([1, 10, 99, 100, 101, 18742, 4999999, 123456789]))
-    assert got.tolist() == ["0.01", "0.10", "0.99", "1.00", "1.01", "187.42", "49999.99",
+    assert got == ["0.01", "0.10", "0.99", "1.00", "1.01", "187.42", "49999.99",
                             "1234567.89"]  # fmt: skip
 
 
@@ -206,3 +206,24 @@ def test_read_events_csv_names_the_bad_field_and_line(tmp_path, row, message):
     p.write_text(CSV_HEADER + "\n" + row + "\n")
     with pytest.raises(EventCsvError, match=re.escape(message)):
         read_events_csv(p, ("ACME",))
+
+
+def test_command_line_writes_files_and_reports_bad_input(tmp_path):
+    import subprocess
+    import sys
+
+    csv, ticks = tmp_path / "e.csv", tmp_path / "t.parquet"
+    cmd = [sys.executable, "-m", "labsupport.marketdata", "--events", "3000", "--symbols", "2",
+           "--seed", "5", "--csv", str(csv), "--ticks", str(ticks), "--stats"]  # fmt: skip
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "frac_cancel" in out.stdout and "ACME" in out.stdout
+    flow = generate_order_flow(OrderFlowConfig(n_events=3000, n_symbols=2, seed=5))
+    expected = tmp_path / "expected.csv"
+    write_events_csv(flow, expected)
+    assert csv.read_bytes() == expected.read_bytes()
+    pd.testing.assert_frame_equal(read_parquet(ticks), flow.ticks_frame())
+    bad = subprocess.run([sys.executable, "-m", "labsupport.marketdata", "--symbols", "0"],
+                         capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert bad.returncode == 2
+    assert bad.stderr.strip().splitlines()[-1] == "error: OrderFlowConfig.n_symbols=0: must be in 1..65535"
