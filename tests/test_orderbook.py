@@ -318,17 +318,19 @@ def test_pnl_average_cost_realized_unrealized_fees(mk):
     check_invariants(e)
 
 
-def test_pnl_fractional_average_is_exact(mk):
+def test_pnl_rounding_moves_only_the_split_total_is_exact(mk):
     e, r = mk()
     e.add("X", 1, SELL, LIMIT, 100, 1, account=2)
     e.add("X", 2, SELL, LIMIT, 101, 2, account=2)
     e.add("X", 3, BUY, MARKET, 0, 3, account=1)
-    assert e.position(1, "X").avg_price_ticks == Fraction(302, 3)
+    assert e.position(1, "X").avg_price_ticks == Fraction(302, 3)  # exact while untouched
     e.add("X", 4, BUY, LIMIT, 105, 1, account=3)
     e.add("X", 5, SELL, MARKET, 0, 1, account=1)
     v = e.position(1, "X")
-    assert v.realized_pnl_ticks == Fraction(105) - Fraction(302, 3)
-    assert v.unrealized_pnl_ticks == 2 * (105 - Fraction(302, 3))
+    # One share of cost 302/3 = 100.66666.. leaves, rounded to 1e-4 tick: 100.6667.
+    assert v.realized_pnl_ticks == Fraction(105) - Fraction(1006667, 10000)
+    assert v.unrealized_pnl_ticks == 2 * 105 - (302 - Fraction(1006667, 10000))
+    assert v.total_pnl_ticks == 105 + 2 * 105 - 302  # cash + marked position, exactly
     check_invariants(e)
 
 

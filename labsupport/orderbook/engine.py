@@ -140,9 +140,7 @@ class MatchingEngine:
         self.trade_count += 1
         pos = self.positions
         if pos is not None:
-            pos.fill(account, symbol, side, price, qty)
-            pos.fill(resting.account, symbol, -side, price, qty)
-            pos.marks[symbol] = price
+            pos.fill(symbol, account, side, resting.account, price, qty)
         lst = self.listener
         if lst is not None:
             lst.on_trade(Trade(seq, symbol, price, qty, aggressor_id, resting.order_id, side,

@@ -17,8 +17,10 @@ Every operation is O(resting orders); never use it for anything big.
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 
+from .pnl import COST_SCALE
 from .types import (
     ADD,
     BUY,
@@ -193,33 +195,46 @@ class ReferenceEngine:
         return [L2Level(p, agg[p][0], agg[p][1]) for p in prices]
 
     def pnl(self):
-        """Average-cost PnL recomputed from scratch from every fill, all in Fractions."""
+        """Average-cost PnL recomputed from scratch from every fill, in Fractions, with the
+        one rounding the specification has: the cost removed by a closing fill is rounded to
+        1/COST_SCALE tick, halves away from zero."""
         marks = {}
         for _acct, symbol, _side, price, _qty in self.fills:
             marks[symbol] = price
         state: dict = {}
         for acct, symbol, side, price, qty in self.fills:
-            pos, avg, realized, fees = state.get((acct, symbol), (0, Fraction(0), Fraction(0),
-                                                                   Fraction(0)))
+            pos, cost, realized, fees = state.get((acct, symbol), (0, Fraction(0), Fraction(0),
+                                                                    Fraction(0)))
             fees += Fraction(self.fee) * qty
             # Split the fill into the part that closes the open position and the part that
-            # opens (or adds to) one; the closing part realizes against the average.
+            # opens (or adds to) one; the closing part realizes against the cost basis.
             closing = 0 if pos == 0 or (pos > 0) == (side > 0) else min(qty, abs(pos))
             opening = qty - closing
             if closing:
-                realized += closing * (price - avg) * (1 if pos > 0 else -1)
+                removed = _round_cost(cost * closing / abs(pos))
+                if pos > 0:
+                    realized += closing * price - removed
+                else:
+                    realized += -removed - closing * price
+                cost -= removed
                 pos += side * closing
-                if pos == 0:
-                    avg = Fraction(0)
             if opening:
-                avg = (avg * abs(pos) + price * opening) / (abs(pos) + opening)
+                cost += side * opening * price
                 pos += side * opening
-            state[(acct, symbol)] = (pos, avg, realized, fees)
+            state[(acct, symbol)] = (pos, cost, realized, fees)
         out = []
-        for (acct, symbol), (pos, avg, realized, fees) in sorted(
+        for (acct, symbol), (pos, cost, realized, fees) in sorted(
                 state.items(), key=lambda kv: (kv[0][0], str(kv[0][1]))):
             mark = marks.get(symbol)
-            unreal = pos * (mark - avg) if mark is not None else Fraction(0)
+            unreal = pos * mark - cost if mark is not None else Fraction(0)
+            avg = cost / pos if pos else Fraction(0)
             out.append(PositionView(acct, symbol, pos, Fraction(avg), realized - fees,
                                     Fraction(unreal), mark, fees))
         return out
+
+
+def _round_cost(x: Fraction) -> Fraction:
+    """Round to a multiple of 1/COST_SCALE, halves away from zero."""
+    scaled = abs(x) * COST_SCALE
+    units = math.floor(scaled + Fraction(1, 2))
+    return Fraction(units if x >= 0 else -units, COST_SCALE)
