@@ -21,7 +21,6 @@ export JUPYTER_CONFIG_DIR := $(BUILD)/jupyter/config
 export JUPYTER_DATA_DIR := $(BUILD)/jupyter/data
 export JUPYTER_RUNTIME_DIR := $(BUILD)/jupyter/runtime
 export MPLCONFIGDIR := $(BUILD)/jupyter/mpl
-export MPLBACKEND := Agg
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 export LAB_SCALE
 

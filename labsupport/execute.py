@@ -9,6 +9,7 @@ checked outputs compare exactly.
 from __future__ import annotations
 
 import os
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,7 +43,9 @@ def _jupyter_env() -> None:
             path = base / sub
             path.mkdir(parents=True, exist_ok=True)
             os.environ[var] = str(path)
-    os.environ.setdefault("MPLBACKEND", "Agg")
+    # The kernel must use its inline backend so figures land in the notebook, not Agg.
+    if os.environ.get("MPLBACKEND", "").lower() == "agg":
+        del os.environ["MPLBACKEND"]
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
 
 
@@ -75,7 +78,7 @@ def execute_notebook(
     try:
         client.execute()
     except (CellExecutionError, CellTimeoutError) as exc:
-        first = str(exc).strip().splitlines()
+        first = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip().splitlines()
         raise NotebookRunError(
             f"{display_path(nb_path)}: a cell failed: {' | '.join(first[-3:])}"
         ) from None

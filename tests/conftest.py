@@ -1,7 +1,11 @@
-"""Shared pytest set-up: Jupyter and matplotlib state under build/, headless plotting."""
+"""Shared pytest set-up: headless plotting in the test process.
+
+Only this process is switched to Agg; notebook kernels that nbval starts keep their inline
+backend (an MPLBACKEND variable would leak into them and drop every figure).
+"""
 
 from __future__ import annotations
 
-import os
+import matplotlib
 
-os.environ.setdefault("MPLBACKEND", "Agg")
+matplotlib.use("Agg")
