@@ -23,7 +23,26 @@ VERSION = "7.0.0-labsupport"
 def cmd_ping(cl, argv):
     if len(argv) > 2:
         return arity_error(argv[0])
+    if cl.subs or cl.psubs:   # in subscribed mode PING answers in the shape of a message
+        return b"*2\r\n$4\r\npong\r\n" + resp.bulk(argv[1] if len(argv) > 1 else b"")
     return resp.PONG if len(argv) == 1 else resp.bulk(argv[1])
+
+
+@command("hello", -1, PUBSUB)
+def cmd_hello(cl, argv):
+    """Protocol handshake: RESP2 or RESP3 (redis-py 5+ sends ``HELLO 3`` first)."""
+    if len(argv) > 1:
+        ver = parse_int(argv[1])
+        if ver is None:
+            return b"-ERR Protocol version is not an integer or out of range\r\n"
+        if ver not in (2, 3):
+            return b"-NOPROTO unsupported protocol version\r\n"
+        cl.resp3 = ver == 3
+    role = b"replica" if cl.engine.master_link is not None else b"master"
+    return (b"*14\r\n" + resp.bulk(b"server") + resp.bulk(b"redis") + resp.bulk(b"version")
+            + resp.bulk(VERSION.encode()) + resp.bulk(b"proto") + b":%d\r\n" % (3 if cl.resp3 else 2)
+            + resp.bulk(b"id") + b":%d\r\n" % cl.id + resp.bulk(b"mode") + resp.bulk(b"standalone")
+            + resp.bulk(b"role") + resp.bulk(role) + resp.bulk(b"modules") + resp.EMPTY_ARRAY)
 
 
 @command("echo", 2)

@@ -118,6 +118,9 @@ def cmd_mget(cl, argv):
     for k in argv[1:]:
         v = lookup(k)
         out.append(v if type(v) is bytes else None)
+    if cl.resp3:
+        return b"*%d\r\n" % len(out) + b"".join(b"_\r\n" if v is None else resp.bulk(v)
+                                                for v in out)
     return resp.array(out)
 
 

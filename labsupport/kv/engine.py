@@ -56,7 +56,7 @@ class Client:
 
     __slots__ = ("engine", "ks", "write", "closed", "subs", "psubs", "restricted", "is_master",
                  "replica_info", "listening_port", "blocked", "pending", "id", "push_direct",
-                 "close_after")
+                 "close_after", "resp3")
 
     def __init__(self, engine: Engine, write, is_master: bool = False) -> None:
         self.engine = engine
@@ -72,6 +72,7 @@ class Client:
         self.pending: list = []
         self.push_direct = False
         self.close_after = False
+        self.resp3 = False               # HELLO 3 was sent: nulls and maps in RESP3 form
         engine._next_id += 1
         self.id = engine._next_id
         self.update_mode()
@@ -169,6 +170,8 @@ class Engine:
                 cl.blocked = True
                 cl.pending = list(cmds[i:])
                 break
+            if cl.resp3:
+                r = resp.to_resp3(argv[0], r)
             append(r)
         self.stats["total_commands_processed"] += i
         pending = self._pending
@@ -187,11 +190,7 @@ class Engine:
 
     def _refuse(self, cl: Client, flags: int, argv) -> bytes | None:
         if (cl.subs or cl.psubs) and not flags & PUBSUB:
-            name = argv[0].lower()
-            if name == b"ping":
-                return b"*2\r\n$4\r\npong\r\n" + resp.bulk(argv[1] if len(argv) > 1 else b"")
-            if name != b"quit":
-                return resp.error(_SUB_ALLOWED % name.decode("utf-8", "replace"))
+            return resp.error(_SUB_ALLOWED % argv[0].lower().decode("utf-8", "replace"))
         if flags & WRITE and self.read_only and not cl.is_master:
             return b"-READONLY You can't write against a read only replica.\r\n"
         return None

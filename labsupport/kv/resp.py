@@ -95,6 +95,7 @@ class CommandParser:
         else:
             buf = bytes(data)
         out: list[list[bytes]] = []
+        self._need = 0
         pos = self._parse(buf, out)
         self.consumed += pos
         rest = len(buf) - pos
@@ -298,6 +299,24 @@ def encode_command(args) -> bytes:
     for a in args:
         parts.append(b"$%d\r\n%s\r\n" % (len(a), a))
     return b"".join(parts)
+
+
+_MAP_REPLIES = {b"hgetall", b"config", b"hello"}
+
+
+def to_resp3(name: bytes, reply: bytes) -> bytes:
+    """Adapt one RESP2 reply for a client that chose RESP3 with ``HELLO 3``.
+
+    Only the shapes our commands produce differ: a null is ``_``, and the field/value replies
+    of HGETALL, CONFIG GET and HELLO are maps (``%n`` instead of ``*2n``). Everything else
+    (simple strings, errors, integers, bulks, arrays) is the same in both versions.
+    """
+    if reply == NULL or reply == NULL_ARRAY:
+        return b"_\r\n"
+    if reply[:1] == b"*" and name.lower() in _MAP_REPLIES:
+        nl = reply.index(b"\r\n")
+        return b"%%%d" % (int(reply[1:nl]) // 2) + reply[nl:]
+    return reply
 
 
 class ReplyParser:

@@ -1,0 +1,134 @@
+"""RESP2 codec: table-driven requests, limits, arbitrary splits and arbitrary bytes."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from labsupport.kv import resp
+from labsupport.kv.resp import NEED_DATA, CommandParser, ReplyError, ReplyParser, encode_command
+
+CASES = [
+    (b"*1\r\n$4\r\nPING\r\n", [[b"PING"]], None),
+    (b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n*1\r\n$4\r\nPING\r\n", [[b"GET", b"k"], [b"PING"]], None),
+    (b"PING\r\n", [[b"PING"]], None),
+    (b"set a 'x y'\r\n", [[b"set", b"a", b"x y"]], None),
+    (b'echo "\\x41\\n"\r\n', [[b"echo", b"A\n"]], None),
+    (b"\r\n\r\nPING\n", [[b"PING"]], None),
+    (b"*0\r\n*-1\r\nPING\r\n", [[b"PING"]], None),
+    (b"*1\r\n$0\r\n\r\n", [[b""]], None),
+    (b"*1\r\n$4\r\nPING\r\n*x\r\n", [[b"PING"]], "Protocol error: invalid multibulk length"),
+    (b"*1\r\nx4\r\nPING\r\n", [], "Protocol error: expected '$', got 'x'"),
+    (b"*1\r\n$-4\r\nPING\r\n", [], "Protocol error: invalid bulk length"),
+    (b"*1\r\n$536870913\r\n", [], "Protocol error: invalid bulk length"),
+    (b"*1048577\r\n", [], "Protocol error: invalid multibulk length"),
+    (b'PING\r\nset a "b c\r\n', [[b"PING"]], "Protocol error: unbalanced quotes in request"),
+    (b"A" * 70000, [], "Protocol error: too big inline request"),
+    (b"*" + b"1" * 70000, [], "Protocol error: too big mbulk count string"),
+    (b"*1\r\n$" + b"1" * 70000, [], "Protocol error: too big bulk count string"),
+]
+
+
+@pytest.mark.parametrize("data,commands,error", CASES)
+def test_request_table(data, commands, error):
+    p = CommandParser()
+    assert p.feed(data) == commands
+    assert (str(p.error) if p.error else None) == error
+
+
+def test_incomplete_is_not_an_error_and_completes_later():
+    p = CommandParser()
+    assert p.feed(b"*2\r\n$3\r\nGET\r\n$5\r\nhel") == []
+    assert p.error is None and p.pending == 20
+    assert p.feed(b"lo\r\n") == [[b"GET", b"hello"]]
+    assert p.pending == 0
+
+
+def test_large_bulk_is_not_rescanned_until_complete():
+    p = CommandParser()
+    value = b"x" * 1_000_000
+    wire = encode_command([b"SET", b"k", value])
+    got = []
+    for i in range(0, len(wire), 4096):
+        got += p.feed(wire[i:i + 4096])
+    assert got == [[b"SET", b"k", value]]
+    assert p.consumed == len(wire)
+
+
+def test_need_is_reset_between_commands():
+    p = CommandParser()
+    first = encode_command([b"SET", b"k", b"v" * 100])
+    assert p.feed(first[:50]) == []
+    assert p.feed(first[50:] + b"*1\r\n") == [[b"SET", b"k", b"v" * 100]]
+    assert p.feed(b"$4\r\nPING\r\n") == [[b"PING"]]
+
+
+def test_binary_safe_arguments():
+    args = [b"SET", b"\x00\r\n*$", bytes(range(256))]
+    assert CommandParser().feed(encode_command(args)) == [args]
+
+
+def test_strict_mode_refuses_inline():
+    p = CommandParser(inline=False)
+    p.feed(b"PING\r\n")
+    assert "expected '*'" in str(p.error)
+
+
+def test_error_stops_the_parser_and_carries_offset():
+    p = CommandParser()
+    p.feed(b"*1\r\n$4\r\nPING\r\n*1\r\n$-2\r\n")
+    assert p.error.offset == 18   # where the bad "$-2" length starts
+    assert p.feed(b"*1\r\n$4\r\nPING\r\n") == []
+
+
+def test_encoders():
+    assert resp.bulk(b"hi") == b"$2\r\nhi\r\n"
+    assert resp.bulk(None) == b"$-1\r\n"
+    assert resp.integer(-3) == b":-3\r\n"
+    assert resp.array([b"a", None]) == b"*2\r\n$1\r\na\r\n$-1\r\n"
+    assert resp.error("ERR x") == b"-ERR x\r\n"
+    assert resp.simple("OK") == b"+OK\r\n"
+
+
+def test_reply_parser_table():
+    r = ReplyParser()
+    r.feed(b"+OK\r\n-ERR bad\r\n:5\r\n$-1\r\n*2\r\n$1\r\na\r\n*1\r\n:1\r\n$3\r\nab")
+    assert r.next_reply() == "OK"
+    err = r.next_reply()
+    assert isinstance(err, ReplyError) and err == "ERR bad"
+    assert r.next_reply() == 5
+    assert r.next_reply() is None
+    assert r.next_reply() == [b"a", [1]]
+    assert r.next_reply() is NEED_DATA
+    r.feed(b"c\r\n")
+    assert r.next_reply() == b"abc"
+
+
+commands_st = st.lists(st.lists(st.binary(max_size=40), min_size=1, max_size=5), max_size=8)
+
+
+@settings(max_examples=200, deadline=None)
+@given(commands_st, st.data())
+def test_any_split_gives_the_same_commands(commands, data):
+    wire = b"".join(encode_command(c) for c in commands)
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(wire)), max_size=6)))
+    p = CommandParser()
+    got = []
+    prev = 0
+    for c in [*cuts, len(wire)]:
+        got += p.feed(wire[prev:c])
+        prev = c
+    assert got == commands
+    assert p.error is None and p.pending == 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=300), st.integers(1, 50))
+def test_arbitrary_bytes_never_raise(blob, step):
+    p = CommandParser()
+    for i in range(0, len(blob), step):
+        out = p.feed(blob[i:i + step])
+        assert isinstance(out, list)
+        assert all(isinstance(a, bytes) for cmd in out for a in cmd)
+    assert p.error is None or str(p.error).startswith("Protocol error: ")
