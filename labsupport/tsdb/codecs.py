@@ -117,26 +117,59 @@ def _bucket_of(width: np.ndarray, table: tuple[int, ...]) -> np.ndarray:
     return np.searchsorted(np.asarray(table), width, side="left")
 
 
-def _table_costs(width_hist: np.ndarray) -> list[int]:
-    """Bits per bucket table, priced from a histogram of value widths (0..64)."""
-    costs = []
+def _cost_matrix() -> tuple[np.ndarray, np.ndarray]:
+    """Per table and value width 0..64: prefix-code bits and payload bits."""
     w = np.arange(65)
-    for table in BUCKET_TABLES:
+    ctrl = np.zeros((len(BUCKET_TABLES), 65), dtype=np.int64)
+    pay = np.zeros_like(ctrl)
+    for t, table in enumerate(BUCKET_TABLES):
         b = _bucket_of(w, table)
-        per_width = np.minimum(b + 1, 4) + np.asarray(table)[b]
-        costs.append(int((width_hist * per_width).sum()))
-    return costs
+        ctrl[t] = np.minimum(b + 1, 4)
+        pay[t] = np.asarray(table)[b]
+    return ctrl, pay
+
+
+_CTRL_BITS, _PAY_BITS = _cost_matrix()
+
+
+def _table_costs(width_hist: np.ndarray) -> np.ndarray:
+    """Bits per bucket table, priced from a histogram of value widths (0..64)."""
+    return (_CTRL_BITS + _PAY_BITS) @ width_hist
+
+
+def _ts_widths(ts: np.ndarray, order: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(zigzag differences, their bit widths, histogram of widths 0..64)."""
+    if bits.USE_KERNELS:
+        n = max(ts.size - 1, 0)
+        z = np.empty(n, dtype=U64)
+        width = np.empty(n, dtype=np.int64)
+        hist = np.zeros(65, dtype=np.int64)
+        kernels.ts_diff_widths(ts, order, z, width, hist)
+        return z, width, hist
+    z = zigzag(_ts_differences(ts, order))
+    width = bit_width(z)
+    return z, width, np.bincount(width, minlength=65)
 
 
 def ts_cost_bits(ts: np.ndarray) -> dict[tuple[int, int], int]:
     """Bits each (order, table) choice would need for this block (for teaching and choosing)."""
-    ts = np.asarray(ts, dtype=np.int64)
+    ts = np.ascontiguousarray(ts, dtype=np.int64)
     out = {}
     for order in (1, 2):
-        hist = np.bincount(bit_width(zigzag(_ts_differences(ts, order))), minlength=65)
-        for t, c in enumerate(_table_costs(hist)):
+        for t, c in enumerate(_table_costs(_ts_widths(ts, order)[2])):
             out[(order, t)] = c
     return out
+
+
+def _bucket_luts(table: int):
+    """Per width 0..64: bucket; per bucket: payload bits, prefix code value and bits."""
+    widths = np.asarray(BUCKET_TABLES[table])
+    bucket_of = _bucket_of(np.arange(65), BUCKET_TABLES[table]).astype(np.int64)
+    code_val, code_bits = prefix_code_fields(np.arange(5), 4)
+    return bucket_of, widths.astype(np.int64), code_val, code_bits.astype(np.int64)
+
+
+_LUTS = [_bucket_luts(t) for t in range(len(BUCKET_TABLES))]
 
 
 def encode_ts(ts: np.ndarray, order: int | None = None, table: int | None = None) -> bytes:
@@ -144,18 +177,18 @@ def encode_ts(ts: np.ndarray, order: int | None = None, table: int | None = None
     ts = np.ascontiguousarray(ts, dtype=np.int64)
     if ts.size == 0:
         return _TS_HDR.pack(TS_DOD, 2, 0, 0, 0, 0)
-    if order is None or table is None:
-        costs = ts_cost_bits(ts)
-        order, table = min(
-            (k for k in costs if (order is None or k[0] == order) and (table is None or k[1] == table)),
-            key=costs.__getitem__,
-        )
-    widths_table = np.asarray(BUCKET_TABLES[table])
-    z = zigzag(_ts_differences(ts, order))
-    b = _bucket_of(bit_width(z), BUCKET_TABLES[table])
-    cval, cwid = prefix_code_fields(b, 4)
-    control, _ = pack_bits(cval, cwid)
-    payload, _ = pack_bits(z, widths_table[b])
+    best = None
+    for o in (1, 2) if order is None else (order,):
+        z, width, hist = _ts_widths(ts, o)
+        costs = _table_costs(hist)
+        for t in range(len(BUCKET_TABLES)) if table is None else (table,):
+            if best is None or costs[t] < best[0]:
+                best = (costs[t], o, t, z, width, hist)
+    _, order, table, z, width, _ = best
+    bucket_of, bucket_bits, code_val, code_bits = _LUTS[table]
+    b = bucket_of[width]
+    control, _ = pack_bits(code_val[b], code_bits[b])
+    payload, _ = pack_bits(z, bucket_bits[b])
     return _TS_HDR.pack(TS_DOD, order, table, int(ts[0]), len(control), len(payload)) + control + payload
 
 
@@ -343,14 +376,26 @@ def grid_exponent(values: np.ndarray, max_exp: int = 8) -> int | None:
     if v.size == 0 or not np.isfinite(v).all():
         return None
     top = float(np.abs(v).max())
+    # Guess k on a small sample, then check the whole block once with that k.
+    guess = _grid_exponent_exact(v[:64], top, max_exp)
+    if guess is not None and _on_grid(v, guess):
+        return guess
+    return _grid_exponent_exact(v, top, max_exp)
+
+
+def _on_grid(v: np.ndarray, k: int) -> bool:
+    scale = 10.0**k
+    # Same arithmetic as the decoder (int64 ticks / scale), compared bit for bit,
+    # so a -0.0 (whose tick count is a plain 0) is refused here.
+    back = np.rint(v * scale).astype(np.int64) / scale
+    return bool(np.array_equal(back.view(U64), v.view(U64)))
+
+
+def _grid_exponent_exact(v: np.ndarray, top: float, max_exp: int) -> int | None:
     for k in range(max_exp + 1):
-        scale = 10.0**k
-        if top * scale >= 2.0**52:
+        if top * 10.0**k >= 2.0**52:
             return None
-        # Same arithmetic as the decoder (int64 ticks / scale), compared bit for bit,
-        # so a -0.0 (whose tick count is a plain 0) is refused here.
-        back = np.rint(v * scale).astype(np.int64) / scale
-        if np.array_equal(back.view(U64), v.view(U64)):
+        if _on_grid(v, k):
             return k
     return None
 
@@ -396,7 +441,12 @@ def decode_column(data: bytes | memoryview, n: int) -> np.ndarray:
         fn = _DECODERS[codec]
     except KeyError:
         raise CodecError(f"unknown codec id {codec}") from None
-    return fn(data, n)
+    try:
+        return fn(data, n)
+    except CodecError:
+        raise
+    except (struct.error, ValueError, IndexError) as e:  # truncated or inconsistent streams
+        raise CodecError(f"{CODEC_NAMES[codec]} column is malformed: {e}") from None
 
 
 _DECODERS = {

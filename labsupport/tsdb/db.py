@@ -201,6 +201,8 @@ class TickDB:
 
     def _apply(self, ts, codes, names, cols) -> None:
         lut = np.array([self._symbol_id(n) for n in names], dtype=np.int64)
+        if len(self._names) < 1 << 16:  # 16-bit keys let the stable sort by symbol use radix sort
+            lut = lut.astype(np.uint16)
         sids = int(lut[0]) if len(names) == 1 else lut[codes]
         self.memtable.add(ts, sids, cols)
 

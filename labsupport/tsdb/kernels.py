@@ -72,8 +72,42 @@ if HAVE_NUMBA:
                 reset[i] = True
                 wl = lead[i]
                 wt = trail[i]
+    @njit(cache=True, nogil=True)
+    def ts_diff_widths(ts, order, z, width, hist):  # pragma: no cover - compiled
+        """Zigzag of first (order 1) or second (order 2) differences, their widths, a histogram."""
+        prev_d = np.int64(0)
+        for i in range(1, ts.size):
+            d = ts[i] - ts[i - 1]
+            v = d - prev_d if order == 2 else d
+            prev_d = d
+            u = np.uint64((v << 1) ^ (v >> 63))
+            z[i - 1] = u
+            # bit width by binary search on the highest set bit
+            w = 0
+            if u >> np.uint64(32):
+                u >>= np.uint64(32)
+                w += 32
+            if u >> np.uint64(16):
+                u >>= np.uint64(16)
+                w += 16
+            if u >> np.uint64(8):
+                u >>= np.uint64(8)
+                w += 8
+            if u >> np.uint64(4):
+                u >>= np.uint64(4)
+                w += 4
+            if u >> np.uint64(2):
+                u >>= np.uint64(2)
+                w += 2
+            if u >> np.uint64(1):
+                u >>= np.uint64(1)
+                w += 1
+            w += np.int64(u)
+            width[i - 1] = w
+            hist[w] += 1
+
 else:  # pragma: no cover
-    pack_words = unpack_words = xor_windows_loop = None
+    pack_words = unpack_words = xor_windows_loop = ts_diff_widths = None
 
 
 def warm_up() -> None:
@@ -86,3 +120,8 @@ def warm_up() -> None:
     pack_words(v, w, words)
     unpack_words(words, np.arange(4, dtype=np.int64) * 3, w, np.zeros(4, dtype=np.uint64))
     xor_windows_loop(w, w, np.zeros(4, dtype=bool))
+    ts = np.arange(5, dtype=np.int64)
+    z = np.zeros(4, dtype=np.uint64)
+    hist = np.zeros(65, dtype=np.int64)
+    ts_diff_widths(ts, 2, z, w, hist)
+
