@@ -5,6 +5,8 @@
     flow.events          # structured array, time-ordered (see schema.EVENT_DTYPE)
     flow.trades, flow.quotes, flow.mid
     flow.events_frame(); write_events_csv(flow, "events.csv")
+    flow_statistics(flow); plot_flow(flow, symbol=0)
+    generate_ticks(5_000_000, n_symbols=8, seed=1)   # trade ticks only, for a tick store
 
 The stream imitates the statistics of a full-depth equity feed (NASDAQ TotalView-ITCH):
 message mix, order lifetimes, distance of limit prices from the touch, lot sizes, bursts.
@@ -45,12 +47,13 @@ from .schema import (
     TRADE_DTYPE,
     tickers,
 )
+from .stats import flow_statistics, plot_flow
 from .tape import TICK_DTYPE, generate_ticks
 
 __all__ = [
     "ADD", "BUY", "CANCEL", "CSV_HEADER", "EVENT_DTYPE", "FOK", "IOC", "LIMIT", "MARKET",
     "MODIFY", "PRICE_SCALE", "QUOTE_DTYPE", "SELL", "SESSION_OPEN_NS", "TICK_DTYPE",
     "TRADE_DTYPE", "ConfigError", "EventCsvError", "MarketDataError", "OrderFlow", "OrderFlowConfig",
-    "events_frame", "generate_order_flow", "generate_ticks", "quotes_frame", "read_events_csv",
-    "read_parquet", "ticks_frame", "tickers", "trades_frame", "write_events_csv", "write_parquet",
+    "events_frame", "flow_statistics", "generate_order_flow", "generate_ticks", "quotes_frame", "read_events_csv",
+    "plot_flow", "read_parquet", "ticks_frame", "tickers", "trades_frame", "write_events_csv", "write_parquet",
 ]  # fmt: skip

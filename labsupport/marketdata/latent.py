@@ -122,12 +122,14 @@ def spread_ticks(
 ) -> np.ndarray:
     """Quoted spread (int64 ticks, >= 1) at each event, piecewise constant per symbol."""
     n = len(groups.order)
-    sym = groups.symbol_sorted
-    draws = np.rint(typical_ticks[sym] * np.exp(dispersion * rng.standard_normal(n)))
+    change = np.flatnonzero(groups.first | (rng.random(n) < change_prob))
+    # draw a new spread only where it changes, then hold it until the next change
+    typical = typical_ticks[groups.symbol_sorted[change]]
+    draws = np.rint(typical * np.exp(dispersion * rng.standard_normal(len(change))))
     draws = np.maximum(draws, 1.0).astype(np.int64)
-    change = groups.first | (rng.random(n) < change_prob)
-    hold = np.maximum.accumulate(np.where(change, np.arange(n), 0))
-    return groups.scatter(draws[hold])
+    run = np.zeros(n, dtype=np.int64)
+    run[change[1:]] = 1  # change[0] == 0: the first event of the first symbol
+    return groups.scatter(draws[np.cumsum(run)])
 
 
 def touch_from_mid(mid_ticks: np.ndarray, spread: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
