@@ -1,0 +1,81 @@
+"""The ASGI 3 adapter running real framework applications (FastAPI / Starlette) over sockets."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from test_http_server import GET, connect, exchange, read_response, serve
+
+from labsupport.http import ASGIAdapter
+from labsupport.http.app import asgi_hello
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def test_raw_asgi_hello():
+    with serve(ASGIAdapter(asgi_hello)) as r, connect(r.port) as s:
+        buf = bytearray()
+        for _ in range(3):  # keep-alive through the adapter
+            s.sendall(GET % b"/")
+            status, headers, body = read_response(s, buf)
+            assert (status, body, headers["content-length"]) == (200, b"Hello, World!", "13")
+
+
+def test_asgi_streaming_and_disconnect_messages():
+    seen = []
+
+    async def app(scope, receive, send):
+        msg = await receive()
+        seen.append((scope["method"], scope["path"], scope["query_string"], msg["body"]))
+        await send({"type": "http.response.start", "status": 201, "headers": [(b"x-a", b"1")]})
+        for part in (b"one ", b"two ", b"three"):
+            await send({"type": "http.response.body", "body": part, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        seen.append((await asyncio.wait_for(receive(), 2))["type"])
+
+    with serve(ASGIAdapter(app)) as r:
+        raw = b"POST /a%20b?x=1 HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc"
+        status, headers, body = exchange(r.port, raw)
+        assert (status, headers["transfer-encoding"], body) == (201, "chunked", b"one two three")
+    assert seen == [("POST", "/a b", b"x=1", b"abc"), "http.disconnect"]
+
+
+def test_asgi_app_exception_is_500():
+    async def app(scope, receive, send):
+        raise RuntimeError("broken app")
+
+    with serve(ASGIAdapter(app)) as r:
+        assert exchange(r.port, GET % b"/")[0] == 500
+
+
+def test_fastapi_app_on_our_server():
+    app = pytest.importorskip("labsupport.http.fastapi_app", reason="FastAPI not installed (peers extra)").app
+    with serve(ASGIAdapter(app)) as r:
+        status, headers, body = exchange(r.port, GET % b"/orders/42?verbose=true")
+        assert (status, body) == (200, b'{"order_id":42,"verbose":true}')
+        assert headers["content-type"] == "application/json"
+        payload = b'{"symbol": "ACME", "qty": 5}'
+        raw = (b"POST /orders HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+               b"Content-Length: %d\r\n\r\n%s" % (len(payload), payload))
+        assert exchange(r.port, raw)[2] == b'{"accepted":"ACME","qty":5}'
+        assert exchange(r.port, GET % b"/orders/notanint")[0] == 422
+        assert exchange(r.port, GET % b"/missing")[0] == 404
+        assert exchange(r.port, b"HEAD /orders/1 HTTP/1.1\r\nHost: t\r\n\r\n", head_only=True)[0] in (200, 405)
+
+
+def test_starlette_streaming_response():
+    pytest.importorskip("starlette", reason="Starlette not installed (peers extra)")
+    from starlette.applications import Starlette
+    from starlette.responses import StreamingResponse
+    from starlette.routing import Route
+
+    async def numbers(request):
+        async def gen():
+            for i in range(3):
+                yield f"{i}\n"
+        return StreamingResponse(gen(), media_type="text/plain")
+
+    app = Starlette(routes=[Route("/n", numbers)])
+    with serve(ASGIAdapter(app)) as r:
+        assert exchange(r.port, GET % b"/n")[2] == b"0\n1\n2\n"
