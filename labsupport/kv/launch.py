@@ -37,7 +37,8 @@ def redis_process(dir: str, port: int | None = None, appendonly: bool = False,
     port = port or free_port()
     argv = [exe, "--port", str(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "",
             "--appendonly", "yes" if appendonly else "no", "--appendfsync", appendfsync,
-            "--daemonize", "no", "--protected-mode", "no", "--logfile", ""]
+            "--daemonize", "no", "--protected-mode", "no", "--logfile", "",
+            "--databases", "1"]
     return BackgroundProcess(argv, port=port, cpu=cpu, name="redis-server")
 
 

@@ -1,0 +1,158 @@
+"""AOF and snapshot recovery, torn AOF tail, damaged files, background rewrite under writes,
+and kill -9 under concurrent writers with appendfsync always (nothing acknowledged is lost)."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import pytest
+
+from labsupport.kv import Config, Engine, PersistenceError, ServerThread, snapshot
+from labsupport.kv.aof import read_commands
+from labsupport.kv.launch import RawClient, kv_process
+from labsupport.kv.resp import encode_command
+
+
+def _engine(tmp_path, **kw) -> Engine:
+    eng = Engine(Config(dir=str(tmp_path), **kw))
+    eng.start()
+    return eng
+
+
+def _run(eng, *argv):
+    cl = eng._loader
+    out = []
+    cl.write = out.append
+    eng.run_batch(cl, [[a if isinstance(a, bytes) else str(a).encode() for a in argv]])
+    return b"".join(out)
+
+
+def test_aof_recovery_replays_every_write(tmp_path):
+    eng = _engine(tmp_path, appendonly=True, appendfsync="always")
+    _run(eng, "SET", "a", "1")
+    _run(eng, "INCR", "a")
+    _run(eng, "RPUSH", "l", "x", "y")
+    _run(eng, "HSET", "h", "f", "v")
+    _run(eng, "SET", "t", "v", "EX", "1000")
+    _run(eng, "DEL", "missing")              # not propagated: nothing changed
+    eng.shutdown()
+    again = _engine(tmp_path, appendonly=True)
+    assert again.load_report.startswith("AOF loaded: 5 commands")
+    assert again.ks.data[b"a"] == b"2" and list(again.ks.data[b"l"]) == [b"x", b"y"]
+    assert again.ks.data[b"h"] == {b"f": b"v"} and b"t" in again.ks.expires
+    again.shutdown()
+
+
+def test_relative_expiry_is_logged_as_absolute(tmp_path):
+    eng = _engine(tmp_path, appendonly=True)
+    _run(eng, "SET", "k", "v")
+    _run(eng, "EXPIRE", "k", "100")
+    eng.shutdown()
+    cmds, _ = read_commands(open(tmp_path / "appendonly.aof", "rb").read())
+    assert cmds[-1][0] == b"PEXPIREAT" and int(cmds[-1][2]) > 1_600_000_000_000
+
+
+def test_torn_tail_is_truncated_and_reported(tmp_path):
+    eng = _engine(tmp_path, appendonly=True)
+    _run(eng, "SET", "a", "1")
+    _run(eng, "SET", "b", "2")
+    eng.shutdown()
+    path = tmp_path / "appendonly.aof"
+    good = path.stat().st_size
+    with open(path, "ab") as f:
+        f.write(encode_command([b"SET", b"c", b"333"])[:-5])   # a write cut short by a crash
+    again = _engine(tmp_path, appendonly=True)
+    assert "torn tail of 24 bytes" in again.load_report
+    assert "truncated at offset %d" % good in again.load_report
+    assert path.stat().st_size == good
+    assert sorted(again.ks.data) == [b"a", b"b"]
+    again.shutdown()
+    third = _engine(tmp_path, appendonly=True)      # no crash loop: the next start is clean
+    assert "torn" not in third.load_report
+    third.shutdown()
+
+
+def test_damage_before_the_tail_is_refused_with_offset(tmp_path):
+    path = tmp_path / "appendonly.aof"
+    path.write_bytes(encode_command([b"SET", b"a", b"1"]) + b"garbage\r\n"
+                     + encode_command([b"SET", b"b", b"2"]))
+    with pytest.raises(PersistenceError, match="offset 27"):
+        _engine(tmp_path, appendonly=True)
+
+
+def test_snapshot_roundtrip_and_checksum(tmp_path):
+    eng = _engine(tmp_path)
+    _run(eng, "SET", "a", "\x00bin")
+    _run(eng, "HSET", "h", "f", "v")
+    _run(eng, "LPUSH", "l", "1", "2")
+    _run(eng, "SET", "t", "v", "PX", "100000")
+    assert _run(eng, "SAVE") == b"+OK\r\n"
+    again = _engine(tmp_path)
+    assert again.load_report == "snapshot loaded: 4 keys"
+    assert again.ks.data[b"a"] == b"\x00bin" and list(again.ks.data[b"l"]) == [b"2", b"1"]
+    blob = bytearray((tmp_path / "dump.kvs").read_bytes())
+    blob[20] ^= 0x01
+    with pytest.raises(PersistenceError, match="checksum mismatch"):
+        snapshot.load(bytes(blob), "dump.kvs")
+
+
+def test_bgsave_and_bgrewriteaof_keep_concurrent_writes(tmp_path):
+    with ServerThread(Config(port=0, dir=str(tmp_path), appendonly=True)) as srv, \
+            RawClient(srv.port) as c:
+        for i in range(3000):
+            c.call("SET", "k%d" % i, "v%d" % i)
+        for i in range(3000):
+            c.call("SET", "k%d" % i, "w%d" % i)        # history the rewrite compacts away
+        size_before = (tmp_path / "appendonly.aof").stat().st_size
+        assert c.call("BGREWRITEAOF") == "Background append only file rewriting started"
+        for i in range(3000, 3500):                   # writes while the child works
+            c.call("SET", "k%d" % i, "late")
+        assert c.call("BGSAVE") == "Background saving started"
+        srv.call(srv.engine.wait_children)
+        c.call("SET", "after", "swap")
+        assert int(c.call("INFO", "persistence").split(b"aof_rewrite_in_progress:")[1][:1]) == 0
+    size_after = (tmp_path / "appendonly.aof").stat().st_size
+    assert size_after < size_before
+    eng = _engine(tmp_path, appendonly=True)
+    assert len(eng.ks) == 3501 and eng.ks.data[b"k3499"] == b"late"
+    assert eng.ks.data[b"k0"] == b"w0" and eng.ks.data[b"after"] == b"swap"
+    eng.shutdown()
+    _aux, entries = snapshot.load((tmp_path / "dump.kvs").read_bytes())
+    assert len(entries) >= 3500
+
+
+@pytest.mark.slow
+def test_kill9_under_concurrent_writers_loses_nothing_acknowledged(tmp_path):
+    acked: list[set] = [set() for _ in range(4)]
+    stop = threading.Event()
+
+    def writer(i: int, port: int) -> None:
+        try:
+            with RawClient(port, timeout_s=5) as c:
+                n = 0
+                while not stop.is_set():
+                    key = "w%d:%d" % (i, n)
+                    if c.call("SET", key, "x" * 50) == "OK":
+                        acked[i].add(key.encode())
+                    c.call("RPUSH", "log%d" % i, n)
+                    n += 1
+        except (ConnectionError, OSError):
+            pass   # the server was killed mid-request: that request was never acknowledged
+
+    with kv_process(str(tmp_path), appendonly=True, appendfsync="always") as srv:
+        threads = [threading.Thread(target=writer, args=(i, srv.port)) for i in range(4)]
+        for t in threads:
+            t.start()
+        while sum(len(a) for a in acked) < 400:
+            stop.wait(0.01)
+        srv.kill9()
+        stop.set()
+        for t in threads:
+            t.join(10)
+    total = sum(len(a) for a in acked)
+    with kv_process(str(tmp_path), appendonly=True) as again, RawClient(again.port) as c:
+        present = set(c.call("KEYS", "w*"))
+    missing = set().union(*acked) - present
+    assert total >= 400 and not missing, "%d acknowledged writes lost" % len(missing)
+    assert os.path.getsize(tmp_path / "appendonly.aof") > 0
