@@ -285,5 +285,15 @@ def test_more_symbols_than_named_tickers():
     flow = generate_order_flow(OrderFlowConfig(n_events=20_000, n_symbols=40, seed=3))
     assert flow.symbols[25] == "ZEST" and flow.symbols[26] == "S0027" and len(flow.symbols) == 40
     assert flow.events["symbol"].max() < 40
-    p0 = flow.bid_ticks  # every symbol's prices stay between about $10 and $500
-    assert p0.min() > 9 * PRICE_SCALE and p0.max() < 510 * PRICE_SCALE
+    bid = flow.bid_ticks  # every symbol trades between about $10 and $500
+    assert bid.min() > 9 * PRICE_SCALE and bid.max() < 510 * PRICE_SCALE
+
+
+def test_benchmark_helper_reports_a_rate_for_each_candidate():
+    from labsupport.marketdata.bench import generation_rates
+
+    rates = generation_rates(5_000, n_symbols=2, repeats=2)
+    assert set(rates) == {"generate_order_flow (events)", "generate_ticks (ticks)", "write_events_csv (rows)"}
+    for r in rates.values():
+        assert r["items"] == 5_000 and r["median_s"] > 0
+        assert r["best_per_s"] >= r["median_per_s"] > 0

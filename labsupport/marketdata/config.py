@@ -1,8 +1,10 @@
 """``OrderFlowConfig``: every knob of the synthetic order flow, with realistic defaults.
 
-The defaults imitate the published shape of a US equity full-depth feed (NASDAQ TotalView-ITCH
-studies: Hasbrouck & Saar 2009 on fleeting orders, Bouchaud et al. 2002 on where limit orders
-are placed, SEC MIDAS summaries of cancel and odd-lot rates):
+The defaults are round numbers chosen to give the qualitative shape that studies of US equity
+full-depth feeds such as NASDAQ TotalView-ITCH describe (Hasbrouck & Saar on fleeting limit
+orders, Bouchaud, Mezard & Potters on where limit orders are placed, the SEC's MIDAS market
+structure statistics on cancel-to-trade ratios and odd lots); they are not fitted to any
+particular day or stock, and every one of them can be changed:
 
 * about half the messages add a resting limit order, about 40 % cancel one and a few percent
   modify one; only a few percent of messages are marketable (they trade at once);

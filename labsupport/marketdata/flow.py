@@ -34,7 +34,10 @@ events take about half a second on one core (``python -m labsupport.marketdata.b
 
 Randomness: one ``numpy.random.SeedSequence(seed)`` spawns independent generators for the
 clock, the orders, the fates and the tape; each draws fixed-size arrays in a fixed order. The
-same seed gives byte-identical arrays on any machine with the same numpy version.
+same seed gives byte-identical arrays on any machine with the same numpy version. (The mid
+path uses only correctly rounded arithmetic; ``exp`` and ``**``, whose last bit may differ
+between CPU-specific implementations, only feed values that are then floored or rounded to
+whole ticks, lots or nanoseconds, where a last-bit difference practically never shows.)
 """
 
 from __future__ import annotations
