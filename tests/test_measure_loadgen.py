@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 
+import h11
 import numpy as np
 import pytest
 from hypothesis import given
@@ -138,6 +139,51 @@ def test_resp_framer_any_split(replies, cuts):
     edges = [0, *sorted(c % (len(stream) + 1) for c in cuts), len(stream)]
     framer = RespReplyFramer()
     assert sum(framer.feed(stream[a:b]) for a, b in zip(edges, edges[1:])) == len(replies)
+
+
+def h11_responses(specs: list[tuple[int, bool, list[bytes]]]) -> bytes:
+    """Encode responses with h11 (an independent HTTP/1.1 implementation) as a server would."""
+    conn = h11.Connection(h11.SERVER)
+    out = bytearray()
+    for status, chunked, parts in specs:
+        conn.receive_data(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        while not isinstance(conn.next_event(), h11.EndOfMessage):
+            pass
+        body = b"".join(parts)
+        no_body = status in (204, 304)
+        if no_body:
+            headers = []
+        elif chunked:
+            headers = [("Transfer-Encoding", "chunked")]
+        else:
+            headers = [("Content-Length", str(len(body)))]
+        out += conn.send(h11.Response(status_code=status, headers=headers))
+        if not no_body:
+            for part in parts:
+                if part:  # h11 would write an empty Data as a terminating 0-size chunk
+                    out += conn.send(h11.Data(data=part))
+        out += conn.send(h11.EndOfMessage())
+        conn.start_next_cycle()
+    return bytes(out)
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([200, 201, 204, 404, 500]),
+            st.booleans(),
+            st.lists(st.binary(max_size=40), max_size=4),
+        ),
+        min_size=1,
+        max_size=6,
+    ),
+    st.lists(st.integers(min_value=0, max_value=2000), max_size=10),
+)
+def test_http_framer_against_h11_encoder(specs, cuts):
+    stream = h11_responses(specs)
+    edges = [0, *sorted(c % (len(stream) + 1) for c in cuts), len(stream)]
+    framer = HttpResponseFramer()
+    assert sum(framer.feed(stream[a:b]) for a, b in zip(edges, edges[1:])) == len(specs)
 
 
 FRAMER_ERRORS = [

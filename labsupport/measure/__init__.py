@@ -59,6 +59,7 @@ from .loadgen import (  # noqa: E402
     LoadGenError,
     LoadResult,
     NoConnectionError,
+    ReplyFramer,
     RespReplyFramer,
     run_load,
 )
@@ -72,6 +73,7 @@ __all__ += [
     "LoadGenError",
     "LoadResult",
     "NoConnectionError",
+    "ReplyFramer",
     "RespReplyFramer",
     "plot_histogram",
     "plot_overlay",

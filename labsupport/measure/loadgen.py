@@ -69,6 +69,7 @@ __all__ = [
     "LoadGenError",
     "LoadResult",
     "NoConnectionError",
+    "ReplyFramer",
     "RespReplyFramer",
     "run_load",
 ]
@@ -96,6 +97,8 @@ class FramerError(LoadGenError, ValueError):
 
 
 class ReplyFramer(Protocol):
+    """What ``run_load`` needs of a framer (write your own for another protocol)."""
+
     def feed(self, data: bytes) -> int: ...
     def reset(self) -> None: ...
 
