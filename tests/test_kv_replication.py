@@ -1,0 +1,131 @@
+"""Replication: full sync, streaming with equal offsets, read-only replica, WAIT, expiry
+propagated, partial resync after a replica restart, full sync when the backlog is too short."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from labsupport.kv import Config, ServerThread
+from labsupport.kv.launch import RawClient, kv_process
+
+
+def wait_until(pred, timeout_s: float = 10.0):
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.02)
+    raise AssertionError("condition not reached in %.1f s" % timeout_s)
+
+
+def info(c: RawClient, section: str = "replication") -> dict[str, str]:
+    text = c.call("INFO", section).decode()
+    return dict(line.split(":", 1) for line in text.split("\r\n") if ":" in line)
+
+
+@pytest.fixture
+def pair(tmp_path):
+    with ServerThread(Config(port=0, dir=str(tmp_path / "m"))) as master, \
+            ServerThread(Config(port=0, dir=str(tmp_path / "r"))) as replica:
+        yield master, replica
+
+
+def test_full_sync_then_stream_with_equal_offsets(pair):
+    master, replica = pair
+    with RawClient(master.port) as m, RawClient(replica.port) as r:
+        for i in range(100):
+            m.call("SET", "before%d" % i, i)
+        m.call("HSET", "h", "f", "v")
+        assert r.call("REPLICAOF", "127.0.0.1", master.port) == "OK"
+        wait_until(lambda: info(r)["master_link_status"] == "up")
+        assert r.call("DBSIZE") == 101
+        for i in range(50):
+            m.call("SET", "after%d" % i, i)
+        m.call("RPUSH", "l", "a", "b")
+        m.call("DEL", "before0")
+        wait_until(lambda: info(r)["slave_repl_offset"] == info(m)["master_repl_offset"])
+        assert r.call("DBSIZE") == 151 and r.call("LRANGE", "l", 0, -1) == [b"a", b"b"]
+        assert r.call("GET", "before0") is None and r.call("HGET", "h", "f") == b"v"
+        mi, ri = info(m), info(r)
+        assert mi["role"] == "master" and mi["connected_slaves"] == "1"
+        assert mi["slave0"].startswith("ip=127.0.0.1,port=%d,state=online" % replica.port)
+        assert ri["role"] == "slave" and ri["master_replid"] == mi["master_replid"]
+        assert int(info(m, "stats")["sync_full"]) == 1
+
+
+def test_replica_is_read_only_and_wait_counts_acks(pair):
+    master, replica = pair
+    with RawClient(master.port) as m, RawClient(replica.port) as r:
+        r.call("REPLICAOF", "127.0.0.1", master.port)
+        wait_until(lambda: info(m)["connected_slaves"] == "1")
+        assert r.call("SET", "x", "1") == "READONLY You can't write against a read only replica."
+        m.call("SET", "x", "1")
+        assert m.call("WAIT", 1, 2000) == 1
+        assert r.call("GET", "x") == b"1"
+        assert m.call("WAIT", 2, 200) == 1          # only one replica exists: times out
+        assert r.call("WAIT", 0, 0).startswith("ERR WAIT cannot be used with replica")
+
+
+def test_expired_keys_are_deleted_on_replica_by_master(pair):
+    master, replica = pair
+    with RawClient(master.port) as m, RawClient(replica.port) as r:
+        r.call("REPLICAOF", "127.0.0.1", master.port)
+        wait_until(lambda: info(m)["connected_slaves"] == "1")
+        m.call("SET", "t", "v", "PX", 100)
+        m.call("WAIT", 1, 2000)
+        assert r.call("EXISTS", "t") == 1
+        wait_until(lambda: r.call("DBSIZE") == 0, 5)   # the master's active expiry sent DEL
+
+
+def test_replicaof_no_one_promotes(pair):
+    master, replica = pair
+    with RawClient(master.port) as m, RawClient(replica.port) as r:
+        r.call("REPLICAOF", "127.0.0.1", master.port)
+        m.call("SET", "a", "1")
+        wait_until(lambda: r.call("GET", "a") == b"1")
+        assert r.call("REPLICAOF", "NO", "ONE") == "OK"
+        assert r.call("SET", "b", "2") == "OK" and info(r)["role"] == "master"
+
+
+def test_backlog_too_short_falls_back_to_full_sync(tmp_path):
+    with ServerThread(Config(port=0, dir=str(tmp_path / "m"), repl_backlog_size=1024)) as master, \
+            RawClient(master.port) as m:
+        rport = None
+        with ServerThread(Config(port=0, dir=str(tmp_path / "r"))) as replica, \
+                RawClient(replica.port) as r:
+            rport = replica.port
+            r.call("REPLICAOF", "127.0.0.1", master.port)
+            wait_until(lambda: info(r)["master_link_status"] == "up")
+            link = replica.engine.master_link
+            replid, offset = link.replid, link.offset
+        assert rport is not None
+        for i in range(200):                          # 200 writes >> a 1 KB backlog
+            m.call("SET", "k%d" % i, "v" * 20)
+        with ServerThread(Config(port=0, dir=str(tmp_path / "r2"))) as again, \
+                RawClient(again.port) as r:
+            again.call(again.engine.become_replica, "127.0.0.1", master.port, replid, offset)
+            wait_until(lambda: r.call("DBSIZE") == 200)
+            st = info(m, "stats")
+            assert st["sync_partial_err"] == "1" and st["sync_full"] == "2"
+
+
+@pytest.mark.slow
+def test_replica_restart_continues_with_partial_resync(tmp_path):
+    mdir, rdir = str(tmp_path / "m"), str(tmp_path / "r")
+    with kv_process(mdir) as master, RawClient(master.port) as m:
+        with kv_process(rdir, replicaof=("127.0.0.1", master.port)) as rep:
+            wait_until(lambda: info(m)["connected_slaves"] == "1")
+            m.call("SET", "a", "1")
+            assert m.call("WAIT", 1, 2000) == 1
+            rep.stop()                                # SIGTERM: saves replid + offset
+        for i in range(20):                           # writes while the replica is down
+            m.call("SET", "missed%d" % i, i)
+        with kv_process(rdir, replicaof=("127.0.0.1", master.port)) as rep2, \
+                RawClient(rep2.port) as r:
+            wait_until(lambda: r.call("DBSIZE") == 21)
+            st = info(m, "stats")
+            assert st["sync_partial_ok"] == "1" and st["sync_full"] == "1"
+            wait_until(lambda: info(r)["slave_repl_offset"] == info(m)["master_repl_offset"])
