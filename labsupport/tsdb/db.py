@@ -270,7 +270,7 @@ class TickDB:
         merged = 0
         while True:
             if full:
-                run = self.segments if len(self.segments) > 1 else None
+                run = list(self.segments) if len(self.segments) > 1 else None
             else:
                 run = comp.plan_size_tiered(self.segments, self.base_bytes, self.fanout)
             if not run:
