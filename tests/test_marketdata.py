@@ -10,6 +10,8 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from labsupport.marketdata import (
     ADD,
@@ -297,3 +299,53 @@ def test_benchmark_helper_reports_a_rate_for_each_candidate():
     for r in rates.values():
         assert r["items"] == 5_000 and r["median_s"] > 0
         assert r["best_per_s"] >= r["median_per_s"] > 0
+
+
+# -- invariants for arbitrary configurations ------------------------------------------------------
+def check_stream_invariants(flow) -> None:
+    ev, cfg = flow.events, flow.config
+    n = cfg.n_events
+    assert len(ev) == n and np.array_equal(ev["seq"], np.arange(1, n + 1))
+    assert np.all(np.diff(ev["ts_ns"]) >= 0) and ev["ts_ns"][0] >= cfg.start_ts_ns
+    add = ev["action"] == ADD
+    ids = ev["order_id"][add].astype(np.int64)
+    assert np.all(np.diff(ids) > 0)
+    follow = np.flatnonzero(~add)
+    at = np.searchsorted(ids, ev["order_id"][follow].astype(np.int64))
+    assert np.all(at < len(ids)) and np.array_equal(ids[np.minimum(at, len(ids) - 1)], ev["order_id"][follow])
+    add_pos = np.flatnonzero(add)[np.minimum(at, len(ids) - 1)]
+    assert np.all(add_pos < follow)
+    assert np.array_equal(ev["symbol"][add_pos], ev["symbol"][follow])
+    market = add & (ev["type"] == MARKET)
+    assert np.all(ev["price_ticks"][market] == 0)
+    assert np.all(ev["price_ticks"][(add & ~market) | (ev["action"] == MODIFY)] >= 1)
+    assert np.all(ev["qty"][ev["action"] != CANCEL] >= 1)
+    assert np.all(flow.ask_ticks > flow.bid_ticks) and np.all(flow.bid_ticks >= 1)
+    assert ev["symbol"].max() < cfg.n_symbols
+
+
+fractions = st.floats(0.0, 0.3)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    n=st.integers(1, 3_000),
+    n_symbols=st.integers(1, 30),
+    seed=st.integers(0, 2**32),
+    frac_cancel=fractions,
+    frac_modify=st.floats(0.0, 0.1),
+    frac_market=st.floats(0.0, 0.05),
+    frac_ioc=st.floats(0.0, 0.05),
+    lifetime_median_s=st.floats(1e-6, 100.0),
+    burst_multiplier=st.floats(1.0, 100.0),
+    odd_lot_frac=st.floats(0.0, 1.0),
+    lot_size=st.sampled_from([1, 10, 100]),
+)
+def test_invariants_hold_for_arbitrary_configs(n, n_symbols, seed, frac_cancel, frac_modify,
+                                               frac_market, frac_ioc, lifetime_median_s,
+                                               burst_multiplier, odd_lot_frac, lot_size):  # fmt: skip
+    cfg = OrderFlowConfig(n_events=n, n_symbols=n_symbols, seed=seed, frac_cancel=frac_cancel,
+                          frac_modify=frac_modify, frac_market=frac_market, frac_ioc=frac_ioc,
+                          lifetime_median_s=lifetime_median_s, burst_multiplier=burst_multiplier,
+                          odd_lot_frac=odd_lot_frac, lot_size=lot_size)  # fmt: skip
+    check_stream_invariants(generate_order_flow(cfg))
