@@ -150,3 +150,29 @@ def test_generated_market_flow_matches_reference():
     assert list(fast.pnl()) == list(eng.pnl())
     for s in eng.symbols:
         assert fast.l3(s) == eng.l3(s)
+
+
+def _final_state(eng):
+    return ([(s, eng.l3(s)) for s in eng.symbols], list(eng.pnl()), eng.trade_count,
+            eng.reject_count)
+
+
+@pytest.mark.parametrize("ladder", sorted(LADDERS))
+@pytest.mark.parametrize("seed", range(4))
+def test_fast_path_equals_general_path(seed, ladder):
+    """process_rows without a listener inlines common cases; it must change nothing."""
+    from labsupport.orderbook.bench import depth_rows
+
+    events = random_stream(seed, 1500)
+    rows = [(e.seq, e.symbol, e.action, e.order_id, e.side, e.type, e.price_ticks, e.qty,
+             e.account) for e in events]
+    prefill, stream = depth_rows(20, 2000, seed=seed)
+    rows += [(r[0] + 10_000, "D") + r[2:3] + (r[3] + 10**6,) + r[4:] for r in prefill + stream]
+    fast = MatchingEngine(ladder=ladder)
+    fast.process_rows(rows)
+    slow = MatchingEngine(ladder=ladder)
+    for r in rows:
+        slow.process(OrderEvent(*r))
+    check_invariants(fast)
+    assert _final_state(fast) == _final_state(slow)
+    assert fast.trade_count > 0 and fast.reject_count > 0

@@ -43,18 +43,24 @@ FillHook = Callable[[int, Symbol, int, int, int, int, int, int, "Order"], None]
 
 
 class Order:
-    """A resting order. Mutable and slotted: it *is* the per-event allocation."""
+    """A resting order. Mutable and slotted: it *is* the per-event allocation, so it carries
+    only what its level does not already know (side and price live on the :class:`Level`)."""
 
-    __slots__ = ("order_id", "side", "price", "qty", "account", "level")
+    __slots__ = ("order_id", "qty", "account", "level")
 
-    def __init__(self, order_id: int, side: int, price: int, qty: int, account: int,
-                 level: Level) -> None:
+    def __init__(self, order_id: int, qty: int, account: int, level: Level) -> None:
         self.order_id = order_id
-        self.side = side
-        self.price = price
         self.qty = qty  # remaining (leaves) quantity; 0 means dead (cancelled or filled)
         self.account = account
         self.level = level
+
+    @property
+    def side(self) -> int:
+        return self.level.side
+
+    @property
+    def price(self) -> int:
+        return self.level.price
 
     def __repr__(self) -> str:
         return f"Order(id={self.order_id}, side={self.side:+d}, price={self.price}, qty={self.qty})"
@@ -135,7 +141,7 @@ class OrderBook:
                 self.asks.insert(price)
                 if price < self.best_ask:
                     self.best_ask = price
-        order = Order(order_id, side, price, qty, account, level)
+        order = Order(order_id, qty, account, level)
         level.orders.append(order)
         level.qty += qty
         level.count += 1
@@ -186,6 +192,7 @@ class OrderBook:
                 touched.append((-side, best))
             if level.count:
                 break  # incoming exhausted inside this level
+            level.orders.clear()  # corpses only; breaks the order<->level cycle
             del levels[best]
             best = ladder.pop_best()
         if side == BUY:
@@ -218,37 +225,44 @@ class OrderBook:
         level.qty -= q
         level.count -= 1
         if self.touched is not None:
-            self.touched.append((order.side, order.price))
+            self.touched.append((level.side, level.price))
         if level.count == 0:
-            price = level.price
-            if order.side == BUY:
-                del self.bid_levels[price]
-                if price == self.best_bid:
-                    self.best_bid = self.bids.pop_best()
-                else:
-                    self.bids.remove(price)
-            else:
-                del self.ask_levels[price]
-                if price == self.best_ask:
-                    self.best_ask = self.asks.pop_best()
-                else:
-                    self.asks.remove(price)
+            self._drop_level(level)
         elif len(level.orders) > 2 * level.count + 16:
             # Mostly corpses: rebuild the FIFO from the live orders, order preserved.
             level.orders = deque(o for o in level.orders if o.qty)
+
+    def _drop_level(self, level: Level) -> None:
+        """Forget an empty level. Clearing its deque breaks the order<->level reference cycle,
+        so reference counting frees everything at once and the cyclic GC has nothing to do."""
+        level.orders.clear()
+        price = level.price
+        if level.side == BUY:
+            del self.bid_levels[price]
+            if price == self.best_bid:
+                self.best_bid = self.bids.pop_best()
+            else:
+                self.bids.remove(price)
+        else:
+            del self.ask_levels[price]
+            if price == self.best_ask:
+                self.best_ask = self.asks.pop_best()
+            else:
+                self.asks.remove(price)
 
     def modify(self, order: Order, price: int, qty: int, seq: int = 0) -> int:
         """Exchange modify semantics. Same price and qty not increased: change in place,
         time priority kept. Otherwise: cancel and re-enter as a new limit order with the same
         id (back of the queue; trades first if it now crosses). Returns the resting leaves."""
-        if price == order.price and qty <= order.qty:
-            order.level.qty -= order.qty - qty
+        level = order.level
+        if price == level.price and qty <= order.qty:
+            level.qty -= order.qty - qty
             order.qty = qty
             if self.touched is not None:
-                self.touched.append((order.side, price))
+                self.touched.append((level.side, price))
             return qty
         self.cancel(order)
-        return self.add(order.order_id, order.side, LIMIT, price, qty, order.account, seq)
+        return self.add(order.order_id, level.side, LIMIT, price, qty, order.account, seq)
 
     # ------------------------------------------------------------------ views
     def depth(self, side: int, n: int | None = None) -> list[L2Level]:
@@ -268,7 +282,7 @@ class OrderBook:
         for p in ladder.prices():
             for o in levels[p].orders:
                 if o.qty:
-                    yield L3Order(o.order_id, o.side, o.price, o.qty, o.account)
+                    yield L3Order(o.order_id, side, p, o.qty, o.account)
 
     def level_state(self, side: int, price: int) -> tuple[int, int]:
         """(qty, orders) at one price, (0, 0) if no level there."""

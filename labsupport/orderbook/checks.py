@@ -43,7 +43,7 @@ def check_book(engine: MatchingEngine) -> None:
                     raise InvariantError(f"{symbol}@{price}: level qty != sum of its orders")
                 for o in orders:
                     if engine._live.get(o.order_id) is not o or o.level is not level \
-                            or o.price != price or o.side != side:
+                            or level.price != price or level.side != side:
                         raise InvariantError(f"{symbol}: order {o.order_id} misfiled")
                 live_seen += len(orders)
         if book.best_bid != NO_BID and book.best_ask != NO_ASK and book.best_bid >= book.best_ask:

@@ -1,0 +1,224 @@
+"""Benchmark of the order book: throughput, per-operation latency, cost against depth.
+
+Workloads (all seeded):
+
+- ``flow``: the generator's realistic single-symbol flow (:mod:`labsupport.marketdata`,
+  about 51 % limit adds, 40 % cancels, 6 % modifies, 3 % marketable orders), pre-converted
+  to tuples and fed to :meth:`MatchingEngine.process_rows` end to end. Candidates: the
+  engine with each price ladder, with PnL, with a listener receiving every report and L2
+  update, and the naive reference (on a prefix: it is O(live orders) per event).
+- ``latency``: the same flow replayed one call per event through ``add`` / ``cancel`` with
+  ``perf_counter_ns`` around each call (timer overhead included, about 50-100 ns), split into
+  resting adds, cancels and marketable orders; plus synthetic sweeps that take out ``k``
+  levels at once.
+- ``depth``: a synthetic book with D price levels per side (4 orders each) and a stream of
+  adds at uniformly random prices among 2D (so levels are born and die at every depth) and
+  cancels of random live orders: how the cost grows with depth, per ladder design.
+
+Throughput runs are repeated with the candidates interleaved; the table gives the median and
+the best (the least disturbed) rate. The machine is shared: run under the CPU lock,
+``flock /tmp/lab-cpu.lock python -m labsupport.orderbook.bench``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import random
+import statistics
+import time
+from collections.abc import Callable
+
+from labsupport.measure import BenchReport, LatencyRecorder, scaled
+
+from .engine import MatchingEngine, Recorder
+from .levels import LADDERS
+from .reference import ReferenceEngine
+from .types import BUY, LIMIT, MARKET, SELL
+
+ROW_FIELDS = ["seq", "symbol", "action", "order_id", "side", "type", "price_ticks", "qty",
+              "account"]
+
+
+def flow_rows(n_events: int, seed: int = 7, n_symbols: int = 1) -> list[tuple]:
+    """The generator's flow as tuples in :meth:`MatchingEngine.process_rows` order."""
+    from labsupport.marketdata import OrderFlowConfig, generate_order_flow
+
+    flow = generate_order_flow(OrderFlowConfig(n_events=n_events, n_symbols=n_symbols, seed=seed))
+    return flow.events[ROW_FIELDS].tolist()
+
+
+def engine_candidates() -> dict[str, Callable[[], object]]:
+    """Engine configurations, by name; each factory returns something with process_rows."""
+    c: dict[str, Callable[[], object]] = {}
+    for name in LADDERS:
+        c[f"engine[{name}]"] = lambda name=name: MatchingEngine(ladder=name, pnl=False)
+    c["engine+pnl"] = lambda: MatchingEngine(pnl=True)
+    c["engine+pnl+reports+L2"] = lambda: MatchingEngine(pnl=True, listener=Recorder(l2=True))
+    return c
+
+
+def _rate(factory: Callable[[], object], rows: list[tuple]) -> float:
+    engine = factory()
+    t0 = time.perf_counter_ns()
+    engine.process_rows(rows)
+    dt = time.perf_counter_ns() - t0
+    return len(rows) / (dt / 1e9)
+
+
+def throughput(rows: list[tuple], candidates: dict[str, Callable[[], object]],
+               repeats: int = 5) -> dict[str, dict[str, float]]:
+    """events/s of each candidate over ``rows``; interleaved repeats; median and best."""
+    rates: dict[str, list[float]] = {k: [] for k in candidates}
+    names = list(candidates)
+    for r in range(repeats):
+        shift = r % len(names)
+        for name in names[shift:] + names[:shift]:
+            gc.collect()
+            rates[name].append(_rate(candidates[name], rows))
+    return {k: {"median": statistics.median(v), "best": max(v), "runs": len(v)}
+            for k, v in rates.items()}
+
+
+def reference_ratio(rows: list[tuple], repeats: int = 3) -> dict[str, float]:
+    """Engine against the naive reference on the same (short) prefix of the flow."""
+    cands = {"engine": lambda: MatchingEngine(pnl=True),
+             "reference": lambda: ReferenceEngine()}
+    res = throughput(rows, cands, repeats)
+    return {"engine_ev_s": res["engine"]["median"], "reference_ev_s": res["reference"]["median"],
+            "speedup": res["engine"]["median"] / res["reference"]["median"]}
+
+
+def op_latencies(rows: list[tuple], sweeps: int = 2000, sweep_levels: int = 5,
+                 ladder: str = "sorted-list") -> dict[str, LatencyRecorder]:
+    """Per-call latency of resting adds, cancels, marketable orders and k-level sweeps."""
+    recs = {k: LatencyRecorder(k, capacity=len(rows) + 1)
+            for k in ("add (rests)", "cancel", "marketable order")}
+    eng = MatchingEngine(ladder=ladder, pnl=True)
+    add, cancel, modify = eng.add, eng.cancel, eng.modify
+    clock = time.perf_counter_ns
+    rec_add, rec_cancel, rec_mkt = (recs[k].record for k in recs)
+    for seq, symbol, action, oid, side, otype, price, qty, account in rows:
+        if action == 0:
+            book = eng._books.get(symbol)
+            crosses = otype != LIMIT or (book is not None and (
+                price >= book.best_ask if side == BUY else price <= book.best_bid))
+            t0 = clock()
+            add(symbol, oid, side, otype, price, qty, account, seq)
+            t1 = clock()
+            (rec_mkt if crosses else rec_add)(t1 - t0)
+        elif action == 1:
+            t0 = clock()
+            ok = cancel(oid, symbol, seq)
+            t1 = clock()
+            if ok:
+                rec_cancel(t1 - t0)
+        else:
+            modify(oid, price, qty, symbol, seq)
+    recs[f"sweep {sweep_levels} levels"] = sweep_latency(sweeps, sweep_levels, ladder)
+    return recs
+
+
+def sweep_latency(n: int, levels: int, ladder: str = "sorted-list") -> LatencyRecorder:
+    """A market buy that takes out ``levels`` ask levels of 2 orders each, every time."""
+    rec = LatencyRecorder(f"sweep {levels} levels", capacity=n)
+    eng = MatchingEngine(ladder=ladder, pnl=True)
+    oid = 1
+    for p in range(9000, 9100):  # a resting bid side so the book is not one-sided
+        eng.add(0, oid, BUY, LIMIT, p, 100, 1)
+        oid += 1
+    for _ in range(n):
+        for lv in range(levels):
+            for _k in range(2):
+                eng.add(0, oid, SELL, LIMIT, 10000 + lv, 100, 2)
+                oid += 1
+        t0 = time.perf_counter_ns()
+        eng.add(0, oid, BUY, MARKET, 0, 200 * levels, 3)
+        rec.record(time.perf_counter_ns() - t0)
+        oid += 1
+    return rec
+
+
+def depth_rows(depth: int, n_events: int, seed: int = 1) -> tuple[list[tuple], list[tuple]]:
+    """(prefill, stream) for a book of ``depth`` levels per side, see the module docstring."""
+    rng = random.Random(seed)
+    mid = 100_000
+    prefill, live = [], []
+    oid = 1
+    for lv in range(depth):
+        for side, price in ((BUY, mid - 1 - 2 * lv), (SELL, mid + 1 + 2 * lv)):
+            for _ in range(4):
+                prefill.append((oid, 0, 0, oid, side, LIMIT, price, 100, 1))
+                live.append(oid)
+                oid += 1
+    stream = []
+    for seq in range(n_events):
+        if rng.random() < 0.5 or len(live) < 10:
+            side = BUY if rng.random() < 0.5 else SELL
+            off = rng.randrange(2 * depth)
+            price = mid - 1 - off if side == BUY else mid + 1 + off
+            stream.append((seq, 0, 0, oid, side, LIMIT, price, 100, 1))
+            live.append(oid)
+            oid += 1
+        else:
+            i = rng.randrange(len(live))
+            live[i], live[-1] = live[-1], live[i]
+            stream.append((seq, 0, 1, live.pop(), 0, 0, 0, 0, 0))
+    return prefill, stream
+
+
+def depth_scaling(depths: list[int], n_events: int, repeats: int = 3) -> list[dict]:
+    out = []
+    for depth in depths:
+        prefill, stream = depth_rows(depth, n_events)
+        rates: dict[str, list[float]] = {k: [] for k in LADDERS}
+        for _ in range(repeats):
+            for name in LADDERS:
+                eng = MatchingEngine(ladder=name, pnl=False)
+                eng.process_rows(prefill)
+                gc.collect()
+                t0 = time.perf_counter_ns()
+                eng.process_rows(stream)
+                rates[name].append(len(stream) / ((time.perf_counter_ns() - t0) / 1e9))
+        for name, v in rates.items():
+            out.append({"depth_levels": depth, "live_orders": 8 * depth, "ladder": name,
+                        "ev_per_s": statistics.median(v)})
+    return out
+
+
+def main(argv: list[str] | None = None) -> BenchReport:
+    ap = argparse.ArgumentParser(prog="python -m labsupport.orderbook.bench",
+                                 description=__doc__.split("\n\n")[0])
+    ap.add_argument("--events", type=int, default=scaled(ci=100_000, default=500_000,
+                                                         full=2_000_000))
+    ap.add_argument("--repeats", type=int, default=scaled(ci=3, default=5, full=7))
+    ap.add_argument("--no-write", action="store_true", help="do not write build/bench JSON")
+    args = ap.parse_args(argv)
+
+    report = BenchReport("orderbook")
+    rows = flow_rows(args.events)
+    for name, r in throughput(rows, engine_candidates(), args.repeats).items():
+        report.add(f"flow {name}", events=len(rows), ev_per_s_median=round(r["median"]),
+                   ev_per_s_best=round(r["best"]))
+    n_ref = scaled(ci=3_000, default=10_000, full=20_000)
+    ref = reference_ratio(rows[:n_ref])
+    report.add("flow engine vs reference", events=n_ref,
+               ev_per_s_median=round(ref["engine_ev_s"]), reference_ev_s=round(ref["reference_ev_s"]),
+               speedup=round(ref["speedup"], 1))
+    for name, rec in op_latencies(rows, sweeps=scaled(ci=1000, default=5000, full=20000)).items():
+        s = rec.summary()
+        report.add(f"latency {name}", count=s.count, p50_ns=round(s.p50_ns),
+                   p99_ns=round(s.p99_ns), p999_ns=round(s.p999_ns))
+    depths = scaled(ci=[10, 100, 1000], default=[10, 100, 1000, 10000],
+                    full=[10, 100, 1000, 10000, 30000])
+    for r in depth_scaling(depths, scaled(ci=50_000, default=200_000, full=500_000)):
+        report.add(f"depth {r['depth_levels']} {r['ladder']}", live_orders=r["live_orders"],
+                   ev_per_s_median=round(r["ev_per_s"]))
+    report.print()
+    if not args.no_write:
+        print(f"wrote {report.write()}")
+    return report
+
+
+if __name__ == "__main__":
+    main()
