@@ -55,6 +55,14 @@ FRAMER_CASES = [
         3,
     ),
     (
+        "resp3",
+        RespReplyFramer,
+        b"_\r\n#t\r\n,3.14\r\n(123456789012345678901\r\n!3\r\nerr\r\n=7\r\ntxt:abc\r\n"
+        b"%2\r\n+a\r\n:1\r\n+b\r\n:2\r\n~1\r\n:2\r\n"
+        b"|1\r\n+ttl\r\n:3\r\n$2\r\nok\r\n",
+        9,  # six scalars, a map, a set; the attribute and the bulk it annotates are one
+    ),
+    (
         "http-length",
         HttpResponseFramer,
         b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"
@@ -548,11 +556,16 @@ def test_redis_pipeline():
     port = free_port()
     argv = [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
     with BackgroundProcess(argv, port=port):
-        # GET of a missing key answers a null bulk; PING a simple string.
+        # HELLO 3 answers a RESP3 map and switches the connection to RESP3, where GET of a
+        # missing key answers ``_`` (before it, a ``$-1`` null bulk); PING a simple string.
         res = run_load(
             "127.0.0.1",
             port,
-            request=[b"*1\r\n$4\r\nPING\r\n", b"*2\r\n$3\r\nGET\r\n$7\r\nmissing\r\n"],
+            request=[
+                b"*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n",
+                b"*1\r\n$4\r\nPING\r\n",
+                b"*2\r\n$3\r\nGET\r\n$7\r\nmissing\r\n",
+            ],
             framer=RespReplyFramer(),
             connections=2,
             pipeline=8,

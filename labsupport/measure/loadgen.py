@@ -161,9 +161,11 @@ class LengthPrefixFramer:
 
 
 class RespReplyFramer:
-    """Redis RESP2 replies: ``+`` ``-`` ``:`` lines, ``$`` bulk (``$-1`` null), ``*`` arrays.
+    """Redis RESP2 replies: ``+`` ``-`` ``:`` lines, ``$`` bulk (``$-1`` null), ``*`` arrays;
+    and RESP3's (after ``HELLO 3``): ``_ # , (`` lines, ``! =`` blobs, ``~ >`` sets and pushes,
+    ``%`` maps (2n values) and ``|`` attributes (2n values, then the reply they annotate).
 
-    Nested arrays need no recursion: an array of n elements just adds n to the number of
+    Nested aggregates need no recursion: one of n elements just adds n to the number of
     values still owed, so one flat loop walks any nesting. An incomplete reply is re-scanned
     from its start on the next feed, which is cheap for the small replies a benchmark sees.
     """
@@ -187,6 +189,11 @@ class RespReplyFramer:
         return n
 
 
+_RESP_LINE = frozenset(b"+-:_#,(")
+_RESP_BLOB = frozenset(b"$!=")
+_RESP_AGGREGATE = {ord("*"): 1, ord("~"): 1, ord(">"): 1, ord("%"): 2, ord("|"): 2}
+
+
 def _resp_reply_end(buf: bytearray, pos: int) -> int:
     """Offset just past the reply starting at ``pos``, or -1 if it is not complete yet."""
     owed = 1
@@ -196,18 +203,20 @@ def _resp_reply_end(buf: bytearray, pos: int) -> int:
             return -1
         kind = buf[pos]
         owed -= 1
-        if kind in b"+-:":
+        if kind in _RESP_LINE:
             pos = eol + 2
             continue
-        if kind not in b"$*":
+        if kind not in _RESP_BLOB and kind not in _RESP_AGGREGATE:
             raise FramerError(f"RESP reply cannot start with {bytes([kind])!r} (offset {pos})")
         try:
             count = int(buf[pos + 1 : eol])
         except ValueError:
             raise FramerError(f"bad RESP length {bytes(buf[pos:eol])!r} (offset {pos})") from None
         pos = eol + 2
-        if kind == ord("*"):
-            owed += max(count, 0)  # *-1 is a null array, *0 an empty one
+        if kind in _RESP_AGGREGATE:
+            # *-1 is a null array, *0 an empty one; maps and attributes hold key-value pairs,
+            # and an attribute is followed by the reply it annotates, which is the one counted.
+            owed += max(count, 0) * _RESP_AGGREGATE[kind] + (kind == ord("|"))
         elif count >= 0:
             if len(buf) < pos + count + 2:
                 return -1
