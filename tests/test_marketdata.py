@@ -81,6 +81,21 @@ def test_fingerprint_is_the_same_in_a_fresh_process(hashseed):
     assert out.stdout.strip() == here
 
 
+# The stored notebooks check outputs computed from these streams, so an unintended change of
+# the generator must fail loudly. numpy only promises stable Generator streams within a version.
+GOLDEN_NUMPY = "2.4"
+GOLDEN_SMALL_EVENTS_SHA256 = "ecd4d6d94136837caf9213d18a65c97a6789b9cb3ba6c899aae965a168b32d6b"
+
+
+def test_stream_of_a_fixed_config_has_not_changed():
+    if not np.__version__.startswith(GOLDEN_NUMPY + "."):
+        pytest.skip(f"golden stream recorded with numpy {GOLDEN_NUMPY}.x, this is {np.__version__}")
+    events = generate_order_flow(SMALL).events
+    assert hashlib.sha256(events.tobytes()).hexdigest() == GOLDEN_SMALL_EVENTS_SHA256, (
+        "the generator's output changed: re-execute the notebooks that use it and update the hash"
+    )
+
+
 def test_different_seeds_differ():
     a = generate_order_flow(SMALL)
     b = generate_order_flow(SMALL, seed=12)
