@@ -148,3 +148,15 @@ def test_overlay_without_baseline_has_no_ratio_columns():
     assert fig.axes[0].get_title() == "latency: a, b"
     with pytest.raises(ValueError, match="at least one"):
         plot_overlay([])
+
+
+@pytest.mark.parametrize("values", [[1234], [500, 500, 500], [0, 0, 7]])
+def test_degenerate_recorders_still_plot(values):
+    rec = LatencyRecorder.from_array("tiny", values)
+    ax = plot_histogram(rec)
+    assert sum(b.get_height() for b in ax.patches) == len(values)
+    assert marker_x(ax, "p50") > 0
+    ax = plot_percentile_spectrum(rec)
+    assert [t.get_text() for t in ax.get_xticklabels()][0] == "50%"
+    fig, table = plot_overlay([rec], baseline="tiny")
+    assert table.loc["tiny", "count"] == len(values)

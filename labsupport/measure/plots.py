@@ -95,7 +95,7 @@ def plot_histogram(
     pcts = np.atleast_1d(rec.percentile([p for _, p, _ in MARKERS]))
     for (label, _, style), value_ns in zip(MARKERS, pcts):
         ax.axvline(
-            value_ns / div,
+            max(value_ns / div, edges[0]),  # a 0 ns percentile sits at the axis' left end
             color="tab:red",
             linestyle=style,
             linewidth=1.2,
@@ -178,7 +178,7 @@ def plot_overlay(
         color = patches[0].get_facecolor()[:3]
         p99 = float(rec.percentile(99.0))
         ax.axvline(
-            p99 / div,
+            max(p99 / div, edges[0]),
             color=color,
             linestyle="--",
             linewidth=1.2,
