@@ -55,7 +55,11 @@ class AofWriter:
             self._thread = threading.Thread(target=self._fsync_loop, name="aof-fsync", daemon=True)
             self._thread.start()
 
-    def write(self, data: bytes) -> None:
+    def sync(self) -> None:
+        os.fdatasync(self.fd)
+        self.fsyncs += 1
+
+    def write(self, data: bytes, sync: bool = True) -> None:
         fd = self.fd
         n = os.write(fd, data)
         if n != len(data):  # short write (disk full, signal): finish it
@@ -63,7 +67,7 @@ class AofWriter:
             while view:
                 view = view[os.write(fd, view):]
         self.size += len(data)
-        if self.policy == "always":
+        if self.policy == "always" and sync:
             os.fdatasync(fd)
             self.fsyncs += 1
         else:

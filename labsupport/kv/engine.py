@@ -9,8 +9,10 @@ The I/O layer (:mod:`.server`) hands :meth:`Engine.run_batch` every complete com
 produced. The batch is executed in order; each reply is already RESP bytes. Write commands
 record what to replay with :meth:`Engine.propagate`. At the end of the batch, in this order:
 
-1. the batch's propagated commands are encoded once and appended to the AOF (fsynced first
-   under ``appendfsync always``): durability before acknowledgement;
+1. the batch's propagated commands are encoded once and appended to the AOF. Under
+   ``appendfsync always`` the replies are *held*: one ``fdatasync`` at the end of the event
+   loop's turn covers every client served in it (group commit, Redis's ``beforeSleep``), and
+   only then are the held replies written: durability before acknowledgement;
 2. the replies are joined and written to the client in one ``write``;
 3. the same bytes go into the replication stream (backlog + replicas).
 
@@ -56,7 +58,7 @@ class Client:
 
     __slots__ = ("engine", "ks", "write", "closed", "subs", "psubs", "restricted", "is_master",
                  "replica_info", "listening_port", "blocked", "pending", "id", "push_direct",
-                 "close_after", "resp3")
+                 "close_after", "resp3", "held", "after_commit")
 
     def __init__(self, engine: Engine, write, is_master: bool = False) -> None:
         self.engine = engine
@@ -73,6 +75,8 @@ class Client:
         self.push_direct = False
         self.close_after = False
         self.resp3 = False               # HELLO 3 was sent: nulls and maps in RESP3 form
+        self.held: list[bytes] | None = None   # replies waiting for the group fsync
+        self.after_commit = None         # e.g. close the connection once held replies are out
         engine._next_id += 1
         self.id = engine._next_id
         self.update_mode()
@@ -114,6 +118,9 @@ class Engine:
         self.clients: set[Client] = set()
         self.aof: AofWriter | None = None
         self._pending: list[list[bytes]] = []
+        self.defer = None                # loop.call_soon, set by the I/O layer (group commit)
+        self._held: list[Client] = []
+        self._commit_scheduled = False
         self._next_id = 0
         self.children: dict[int, str] = {}     # pid -> "rdb" | "aof"
         self.rewrite_buf: list[bytes] | None = None
@@ -179,14 +186,42 @@ class Engine:
         if pending:
             data = b"".join([resp.encode_command(a) for a in pending])
             pending.clear()
-            if self.aof is not None:
-                self.aof.write(data)
+            aof = self.aof
+            if aof is not None:
+                if aof.policy == "always" and self.defer is not None:
+                    # Group commit: write now, fsync once for every client served in this
+                    # turn of the event loop, and only then release their replies.
+                    aof.write(data, sync=False)
+                    if cl.held is None:
+                        cl.held = []
+                        self._held.append(cl)
+                    if not self._commit_scheduled:
+                        self._commit_scheduled = True
+                        self.defer(self._commit)
+                else:
+                    aof.write(data)
                 if self.rewrite_buf is not None:
                     self.rewrite_buf.append(data)
         if out:
-            cl.write(b"".join(out))
+            if cl.held is not None:
+                cl.held.append(b"".join(out))
+            else:
+                cl.write(b"".join(out))
         if data is not None and self.master.backlog is not None:
             self.master.feed(data)
+
+    def _commit(self) -> None:
+        """One fdatasync for the whole turn, then every held reply (``appendfsync always``)."""
+        self._commit_scheduled = False
+        if self.aof is not None:
+            self.aof.sync()
+        held, self._held = self._held, []
+        for cl in held:
+            replies, cl.held = cl.held, None
+            if not cl.closed and replies:
+                cl.write(b"".join(replies))
+            if cl.after_commit is not None:
+                cl.after_commit()
 
     def _refuse(self, cl: Client, flags: int, argv) -> bytes | None:
         if (cl.subs or cl.psubs) and not flags & PUBSUB:

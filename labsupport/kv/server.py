@@ -53,10 +53,18 @@ class RespProtocol(asyncio.Protocol):
         if cmds:
             self.engine.run_batch(self.client, cmds)
         if parser.error is not None:
-            self.transport.write(b"-ERR %s\r\n" % str(parser.error).encode())
-            self.transport.close()
+            line = b"-ERR %s\r\n" % str(parser.error).encode()
+            if self.client.held is not None:      # keep the order: after the held replies
+                self.client.held.append(line)
+                self.client.after_commit = self.transport.close
+            else:
+                self.transport.write(line)
+                self.transport.close()
         elif self.client.close_after:
-            self.transport.close()
+            if self.client.held is not None:      # replies still waiting for the fsync
+                self.client.after_commit = self.transport.close
+            else:
+                self.transport.close()
 
     def pause_writing(self) -> None:
         self.transport.pause_reading()
@@ -83,6 +91,7 @@ class KvServer:
         eng = self.engine
         self.load_report = eng.start()
         loop = asyncio.get_running_loop()
+        eng.defer = loop.call_soon
         self._server = await loop.create_server(lambda: RespProtocol(eng), self.config.bind,
                                                 self.config.port, reuse_address=True,
                                                 backlog=511)
