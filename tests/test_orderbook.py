@@ -348,3 +348,16 @@ def test_constants_match_marketdata():
     for name in ("BUY", "SELL", "LIMIT", "MARKET", "IOC", "FOK", "ADD", "CANCEL", "MODIFY",
                  "PRICE_SCALE"):
         assert getattr(ob, name) == getattr(md, name), name
+
+
+def test_scripted_teaching_scenario(mk):
+    from labsupport.orderbook.scenarios import SCRIPT
+
+    e, r = mk()
+    for ev, _ in SCRIPT:
+        e.process(ev)
+        check_invariants(e)
+    assert trades(r) == [(9999, 200, 6, 2, SELL), (9999, 50, 6, 3, SELL), (10001, 100, 7, 5, BUY),
+                         (10002, 100, 9, 4, BUY), (9999, 30, 4, 3, SELL), (9999, 100, 4, 1, SELL)]
+    assert reasons(r) == [(8, "fok not fillable"), (5, "order not live")]
+    assert e.l3("ACME") == [L3Order(10, BUY, 9997, 100, 7), L3Order(4, SELL, 9999, 70, 4)]

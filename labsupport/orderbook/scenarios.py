@@ -43,3 +43,32 @@ def random_stream(seed: int, n: int) -> list[OrderEvent]:
             events.append(OrderEvent(seq, None, MODIFY, oid, price_ticks=rng.randint(95, 105),
                                      qty=rng.randint(0, 25)))
     return events
+
+
+# --- the scripted teaching scenario -------------------------------------------------------
+ACCOUNTS = {1: "alice", 2: "bob", 3: "carol", 4: "dan", 5: "erin", 6: "frank", 7: "gina"}
+
+
+def _ev(seq, action, oid, side=BUY, otype=LIMIT, price=0, qty=0, account=0):
+    return OrderEvent(seq, "ACME", action, oid, side, otype, price, qty, account)
+
+
+SCRIPT: list[tuple[OrderEvent, str]] = [
+    (_ev(1, ADD, 1, BUY, LIMIT, 9998, 100, 1), "alice bids 100 @ 99.98"),
+    (_ev(2, ADD, 2, BUY, LIMIT, 9999, 200, 2), "bob bids 200 @ 99.99"),
+    (_ev(3, ADD, 3, BUY, LIMIT, 9999, 100, 3), "carol bids 100 @ 99.99, behind bob in time"),
+    (_ev(4, ADD, 4, SELL, LIMIT, 10002, 300, 4), "dan offers 300 @ 100.02"),
+    (_ev(5, ADD, 5, SELL, LIMIT, 10001, 100, 5), "erin offers 100 @ 100.01"),
+    (_ev(6, ADD, 6, SELL, LIMIT, 9998, 250, 6),
+     "frank sells 250, limit 99.98: takes bob first (time), then carol, at 99.99 (their price)"),
+    (_ev(7, MODIFY, 3, price=9999, qty=30), "carol cuts her 50 left to 30: keeps her place"),
+    (_ev(8, MODIFY, 1, price=9999, qty=100), "alice moves up to 99.99: back of that queue"),
+    (_ev(9, ADD, 7, BUY, IOC, 10001, 200, 6), "frank buys 200 IOC @ 100.01: 100 fill, 100 die"),
+    (_ev(10, ADD, 8, BUY, FOK, 10002, 400, 2), "bob wants 400 FOK @ 100.02: only 300 there"),
+    (_ev(11, ADD, 9, BUY, MARKET, 0, 100, 2), "bob buys 100 at market: dan's 100.02"),
+    (_ev(12, CANCEL, 5), "erin cancels order 5, but it is already filled"),
+    (_ev(13, MODIFY, 4, price=9999, qty=200),
+     "dan reprices his 200 to 99.99: crosses, takes carol then alice, rests the rest"),
+    (_ev(14, ADD, 10, BUY, LIMIT, 9997, 100, 7), "gina bids 100 @ 99.97"),
+]
+"""The notebook's price-time priority walk-through: (event, what it teaches)."""
