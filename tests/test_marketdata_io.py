@@ -227,3 +227,21 @@ def test_command_line_writes_files_and_reports_bad_input(tmp_path):
                          capture_output=True, text=True, timeout=120)  # fmt: skip
     assert bad.returncode == 2
     assert bad.stderr.strip().splitlines()[-1] == "error: OrderFlowConfig.n_symbols=0: must be in 1..65535"
+
+
+def test_statistics_and_plot_of_a_tiny_flow_with_silent_symbols():
+    import warnings
+
+    import matplotlib.pyplot as plt
+
+    tiny = generate_order_flow(OrderFlowConfig(n_events=10, n_symbols=30, seed=1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        table = flow_statistics(tiny)
+        fig = plot_flow(tiny, symbol=29)  # a symbol without any event
+        plt.close(fig)
+    assert table.loc["ALL", "events"] == 10
+    assert (table["events"].iloc[:-1] == 0).sum() >= 20
+    assert np.isnan(table.loc["ZEST", "frac_add"])
+    with pytest.raises(ValueError, match="symbols 0..29"):
+        plot_flow(tiny, symbol=30)

@@ -113,6 +113,8 @@ def plot_flow(flow: OrderFlow, symbol: int = 0, max_depth_ticks: int = 40) -> Fi
     event rate over time (all symbols) showing the bursts. Returns the matplotlib Figure."""
     import matplotlib.pyplot as plt
 
+    if not 0 <= symbol < len(flow.symbols):
+        raise ValueError(f"symbol={symbol}: this flow has symbols 0..{len(flow.symbols) - 1}")
     ev = flow.events
     t0 = flow.config.start_ts_ns
     name = flow.symbols[symbol]
@@ -166,7 +168,8 @@ def plot_flow(flow: OrderFlow, symbol: int = 0, max_depth_ticks: int = 40) -> Fi
     dist = _rest_distance(ev[sel], flow.bid_ticks[sel], flow.ask_ticks[sel])
     bins = np.arange(-5, max_depth_ticks + 2) - 0.5
     ax_d.hist(np.clip(dist, -5, max_depth_ticks), bins=bins, color="tab:blue")
-    ax_d.set_yscale("log")
+    if len(dist):
+        ax_d.set_yscale("log")
     ax_d.set(title=f"{name}: where resting limit orders are placed",
              xlabel=f"ticks behind the same-side touch (negative: inside the spread; last bin {max_depth_ticks}+)",
              ylabel="limit adds (log scale)")  # fmt: skip
