@@ -105,12 +105,9 @@ class OrderFlow:
 
         Marketable adds (priced at or through the far touch) are left out.
         """
-        ev = self.events
-        buy = ev["side"] == BUY
-        bid, ask, px = self.bid_ticks, self.ask_ticks, ev["price_ticks"]
-        resting = (ev["action"] == ADD) & (ev["type"] == LIMIT) & np.where(buy, px < ask, px > bid)
-        dist = np.where(buy, bid - px, px - ask)
-        return dist[resting]
+        from .stats import distance_from_touch
+
+        return distance_from_touch(self.events, self.bid_ticks, self.ask_ticks)
 
     def events_frame(self) -> pd.DataFrame:
         """Events as a DataFrame: names as categoricals, ``price`` in dollars (NaN if none)."""

@@ -26,7 +26,10 @@ if TYPE_CHECKING:
 RATE_BIN_S = 0.1  # event-rate window for peak rates and the rate plot
 
 
-def _rest_distance(ev: np.ndarray, bid: np.ndarray, ask: np.ndarray) -> np.ndarray:
+def distance_from_touch(ev: np.ndarray, bid: np.ndarray, ask: np.ndarray) -> np.ndarray:
+    """For each resting limit add in ``ev``: ticks behind its own side's touch (``bid``/``ask``
+    at the event), negative when it improves the quote inside the spread. Adds priced at or
+    through the far touch are marketable and left out."""
     buy = ev["side"] == BUY
     px = ev["price_ticks"]
     resting = (ev["action"] == ADD) & (ev["type"] == LIMIT) & np.where(buy, px < ask, px > bid)
@@ -39,7 +42,7 @@ def _row(ev: np.ndarray, bid: np.ndarray, ask: np.ndarray, span_s: float, lot: i
     add = action == ADD
     n_add = int(add.sum())
     qty = ev["qty"][add]
-    dist = _rest_distance(ev, bid, ask)
+    dist = distance_from_touch(ev, bid, ask)
     marketable = add & ((kind != LIMIT) | np.where(ev["side"] == BUY, ev["price_ticks"] >= ask,
                                                    ev["price_ticks"] <= bid))  # fmt: skip
     gaps = np.diff(ev["ts_ns"]).astype(np.float64)
@@ -165,7 +168,7 @@ def plot_flow(flow: OrderFlow, symbol: int = 0, max_depth_ticks: int = 40) -> Fi
     ax_p.legend(loc="best", fontsize=8, ncols=3)
 
     sel = np.flatnonzero(mine)
-    dist = _rest_distance(ev[sel], flow.bid_ticks[sel], flow.ask_ticks[sel])
+    dist = distance_from_touch(ev[sel], flow.bid_ticks[sel], flow.ask_ticks[sel])
     bins = np.arange(-5, max_depth_ticks + 2) - 0.5
     ax_d.hist(np.clip(dist, -5, max_depth_ticks), bins=bins, color="tab:blue")
     if len(dist):
