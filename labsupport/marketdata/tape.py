@@ -103,7 +103,7 @@ def generate_ticks(
 
     The trade clock is bursty like the order flow's, each symbol's mid a random walk from
     its reference price, and each trade prints at the bid or the ask (a spread of about one
-    basis point, at least a cent) with a round-lot size. Tens of millions of ticks a second
+    basis point, at least a cent) with a round-lot size. Several million ticks a second
     of generation on one core; deterministic in ``seed``.
 
     Returns a DataFrame (``symbol`` categorical of tickers) or, with ``as_frame=False``, a
