@@ -25,8 +25,7 @@ BATCH_SRC = textwrap.dedent(
         sym = rng.integers(0, 3, n).astype(np.uint32)
         price = rng.integers(1, 100_000, n) / 100
         return ts, sym, price, np.full(n, i, dtype=np.int64)
-    """
-    % (BATCH, T0)
+    """.replace("%d", str(BATCH), 1).replace("%d", str(T0), 1)
 )
 
 WRITER = BATCH_SRC + textwrap.dedent(
@@ -82,7 +81,9 @@ def env():
 def batch_counts(path):
     """{batch id: points found} over all symbols, after a clean open."""
     with TickDB(path) as db:
-        sizes = np.concatenate([db.query(s)["size"] for s in db.symbols()] or [np.zeros(0, np.int64)])
+        sizes = np.concatenate(
+            [db.query(s)["size"] for s in db.symbols()] or [np.zeros(0, np.int64)]
+        )
         report = db.recovery
     ids, counts = np.unique(sizes, return_counts=True)
     return dict(zip(ids.tolist(), counts.tolist())), report

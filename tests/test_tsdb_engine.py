@@ -37,7 +37,12 @@ def random_batches(seed, n_batches=12, batch=700, span_ns=60 * 10**9):
 
 def write_all(db, batches):
     for b in batches:
-        db.write(b["ts"].to_numpy(), b["symbol"].to_numpy(), price=b["price"].to_numpy(), size=b["size"].to_numpy())
+        db.write(
+            b["ts"].to_numpy(),
+            b["symbol"].to_numpy(),
+            price=b["price"].to_numpy(),
+            size=b["size"].to_numpy(),
+        )
 
 
 def expected(batches, symbol, start, end):
@@ -55,7 +60,9 @@ def check_query(db, batches, symbol, start, end):
     streamed = list(db.iter_query(symbol, start, end))
     if streamed:
         assert np.array_equal(np.concatenate([c["ts"] for c in streamed]), want.ts.to_numpy())
-        assert np.array_equal(np.concatenate([c["size"] for c in streamed]), want["size"].to_numpy())
+        assert np.array_equal(
+            np.concatenate([c["size"] for c in streamed]), want["size"].to_numpy()
+        )
     else:
         assert want.empty
 
@@ -65,7 +72,7 @@ def test_queries_match_pandas_across_memtable_segments_compaction_reopen(tmp_pat
     batches = random_batches(seed, n_batches=13)
     rng = np.random.default_rng(100 + seed)
     ranges = [(T0, T0 + 60 * 10**9), (T0 + 5 * 10**9, T0 + 5 * 10**9 + 1)]
-    ranges += [tuple(sorted(T0 + rng.integers(-10**9, 61 * 10**9, 2))) for _ in range(4)]
+    ranges += [tuple(sorted(T0 + rng.integers(-(10**9), 61 * 10**9, 2))) for _ in range(4)]
     kw = dict(memtable_points=1_500, block_points=128, auto_compact=False)
     with TickDB(str(tmp_path), **kw) as db:
         write_all(db, batches)
@@ -95,7 +102,9 @@ def test_query_as_frame_and_latest(tmp_path):
         df = db.query("BBB", T0, T0 + 10**11, frame=True)
         assert list(df.columns) == ["ts", "symbol", "price", "size"]
         want = expected(batches, "BBB", T0, T0 + 10**11)
-        pd.testing.assert_frame_equal(df.drop(columns="symbol"), want.drop(columns="symbol"), check_dtype=False)
+        pd.testing.assert_frame_equal(
+            df.drop(columns="symbol"), want.drop(columns="symbol"), check_dtype=False
+        )
         last = db.latest("BBB")
         assert last["ts"] == want.ts.iloc[-1] and last["price"] == want.price.iloc[-1]
         assert db.latest("ZZZ") is None
@@ -121,7 +130,11 @@ def test_bars_match_pandas_resample(tmp_path, interval_ns):
             "count": r.price.count(),
         }
     )
-    pv = (want.price * want["size"]).groupby(idx.dt.floor(pd.Timedelta(interval_ns, "ns")).to_numpy()).sum()
+    pv = (
+        (want.price * want["size"])
+        .groupby(idx.dt.floor(pd.Timedelta(interval_ns, "ns")).to_numpy())
+        .sum()
+    )
     ref = ref[ref["count"] > 0]
     assert np.array_equal(got.start.to_numpy(), ref.index.astype("int64").to_numpy())
     for c in ["open", "high", "low", "close", "volume", "count"]:
@@ -132,11 +145,18 @@ def test_bars_match_pandas_resample(tmp_path, interval_ns):
 
 def test_bars_of_negative_timestamps_align_to_multiples(tmp_path):
     with TickDB(str(tmp_path)) as db:
-        db.write(np.array([-15, -10, -1, 0, 9, 10]), "X", price=np.arange(6.0), size=np.ones(6, np.int64))
+        db.write(
+            np.array([-15, -10, -1, 0, 9, 10]), "X", price=np.arange(6.0), size=np.ones(6, np.int64)
+        )
         bars = db.bars("X", -100, 100, 10)
     assert bars.start.tolist() == [-20, -10, 0, 10]
     assert bars["count"].tolist() == [1, 2, 2, 1]
-    assert bars.open.tolist() == [0.0, 1.0, 3.0, 5.0] and bars.close.tolist() == [0.0, 2.0, 4.0, 5.0]
+    assert bars.open.tolist() == [0.0, 1.0, 3.0, 5.0] and bars.close.tolist() == [
+        0.0,
+        2.0,
+        4.0,
+        5.0,
+    ]
 
 
 def test_wal_replay_restores_unflushed_points(tmp_path):
@@ -172,7 +192,8 @@ def test_corrupt_wal_record_in_the_middle_cuts_from_there(tmp_path):
     with TickDB(str(tmp_path)) as db:
         write_all(db, batches)
     (wal,) = glob.glob(str(tmp_path / "wal-*.log"))
-    first_len = int.from_bytes(open(wal, "rb").read(4), "little") + 8
+    with open(wal, "rb") as f:
+        first_len = int.from_bytes(f.read(4), "little") + 8
     with open(wal, "r+b") as f:
         f.seek(first_len + 50)  # inside the second record
         f.write(b"\xff\xfe")
@@ -252,13 +273,17 @@ def test_size_tiered_plan_merges_adjacent_same_tier_runs(tmp_path):
 
     segs = [S(40 << 20), S(1 << 20), S(1 << 20), S(2 << 20), S(1 << 20), S(900 << 10), S(1 << 20)]
     run = plan_size_tiered(segs, base_bytes=1 << 20, fanout=4)
-    assert run == segs[1:]  # the big old one is in a higher tier; the rest are tier 0 and 1 (1x..3.9x)
+    assert (
+        run == segs[1:]
+    )  # the big old one is in a higher tier; the rest are tier 0 and 1 (1x..3.9x)
     assert plan_size_tiered(segs[:4], base_bytes=1 << 20, fanout=4) is None
 
 
 def test_auto_compaction_keeps_segment_count_logarithmic(tmp_path):
     batches = random_batches(13, n_batches=30, batch=400)
-    with TickDB(str(tmp_path), memtable_points=400, block_points=64, base_bytes=4096, fanout=3) as db:
+    with TickDB(
+        str(tmp_path), memtable_points=400, block_points=64, base_bytes=4096, fanout=3
+    ) as db:
         write_all(db, batches)
         assert db.compactions > 0 and len(db.segments) < db.flushes / 2
         for s in SYMS:
@@ -284,14 +309,13 @@ def test_retention_hides_then_removes_old_points(tmp_path):
             check_query(db, batches, s, horizon, T0 + 10**12)
         db.flush()
         assert all(s.min_ts >= horizon for s in db.segments)
-        want = sum(((b.ts >= horizon).sum() for b in batches))
+        want = sum((b.ts >= horizon).sum() for b in batches)
         assert db.stats()["points"] == want
 
 
 def test_second_writer_is_refused(tmp_path):
-    with TickDB(str(tmp_path)):
-        with pytest.raises(DatabaseLockedError):
-            TickDB(str(tmp_path))
+    with TickDB(str(tmp_path)), pytest.raises(DatabaseLockedError):
+        TickDB(str(tmp_path))
 
 
 def test_schema_is_enforced(tmp_path):

@@ -23,7 +23,13 @@ from .codecs import (
     grid_exponent,
 )
 from .db import DEFAULT_COLUMNS, RecoveryReport, TickDB
-from .errors import DatabaseLockedError, SchemaError, SegmentCorruptError, TsdbError, WalCorruptError
+from .errors import (
+    DatabaseLockedError,
+    SchemaError,
+    SegmentCorruptError,
+    TsdbError,
+    WalCorruptError,
+)
 from .query import BAR_COLUMNS, fold_bars
 from .segment import Segment
 

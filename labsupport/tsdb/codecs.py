@@ -57,7 +57,13 @@ INT_PACK = 3  # ints: frame-of-reference or zigzag-delta, fixed-width bit packin
 GRID = 4  # floats on a decimal tick grid: integer ticks then INT_PACK
 RAW = 5  # anything: raw little-endian bytes (reference / fallback)
 
-CODEC_NAMES = {TS_DOD: "dod", XOR: "gorilla-xor", INT_PACK: "int-pack", GRID: "tick-grid", RAW: "raw"}
+CODEC_NAMES = {
+    TS_DOD: "dod",
+    XOR: "gorilla-xor",
+    INT_PACK: "int-pack",
+    GRID: "tick-grid",
+    RAW: "raw",
+}
 
 # Payload widths of the five timestamp buckets, codes '0','10','110','1110','1111'.
 # Table 0 is Gorilla's (its last bucket widened from 32 to 64 bits for int64).
@@ -189,7 +195,11 @@ def encode_ts(ts: np.ndarray, order: int | None = None, table: int | None = None
     b = bucket_of[width]
     control, _ = pack_bits(code_val[b], code_bits[b])
     payload, _ = pack_bits(z, bucket_bits[b])
-    return _TS_HDR.pack(TS_DOD, order, table, int(ts[0]), len(control), len(payload)) + control + payload
+    return (
+        _TS_HDR.pack(TS_DOD, order, table, int(ts[0]), len(control), len(payload))
+        + control
+        + payload
+    )
 
 
 def decode_ts(data: bytes | memoryview, n: int) -> np.ndarray:

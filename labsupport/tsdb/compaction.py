@@ -35,11 +35,15 @@ def tier_of(size_bytes: int, base: int, fanout: int) -> int:
     return int(math.log(max(size_bytes, base) / base, fanout))
 
 
-def plan_size_tiered(segments: list[Segment], base_bytes: int = 1 << 20, fanout: int = 4) -> list[Segment] | None:
+def plan_size_tiered(
+    segments: list[Segment], base_bytes: int = 1 << 20, fanout: int = 4
+) -> list[Segment] | None:
     """The first run of >= fanout adjacent same-tier segments (oldest first), or None."""
     run: list[Segment] = []
     for seg in segments:
-        if run and tier_of(seg.size_bytes, base_bytes, fanout) != tier_of(run[0].size_bytes, base_bytes, fanout):
+        if run and tier_of(seg.size_bytes, base_bytes, fanout) != tier_of(
+            run[0].size_bytes, base_bytes, fanout
+        ):
             if len(run) >= fanout:
                 break
             run = []
@@ -49,13 +53,21 @@ def plan_size_tiered(segments: list[Segment], base_bytes: int = 1 << 20, fanout:
     return run if len(run) >= fanout else None
 
 
-def block_refs(segments: list[Segment], symbol: str, start: int, end: int, rank0: int = 0) -> list[BlockRef]:
+def block_refs(
+    segments: list[Segment], symbol: str, start: int, end: int, rank0: int = 0
+) -> list[BlockRef]:
     refs = []
     for rank, seg in enumerate(segments, start=rank0):
         for i in seg.blocks_for(symbol, start, end):
             e = seg.entries[i]
             refs.append(
-                BlockRef(int(e["min_ts"]), int(e["max_ts"]), rank, int(i), lambda s=seg, j=int(i): s.read_block(j))
+                BlockRef(
+                    int(e["min_ts"]),
+                    int(e["max_ts"]),
+                    rank,
+                    int(i),
+                    lambda s=seg, j=int(i): s.read_block(j),
+                )
             )
     return refs
 
@@ -83,7 +95,12 @@ def rechunk(chunks, size: int):
 
 
 def merge_segments(
-    inputs: list[Segment], directory: str, columns: list[tuple[str, str]], block_points: int, horizon: int, gen: int = 0
+    inputs: list[Segment],
+    directory: str,
+    columns: list[tuple[str, str]],
+    block_points: int,
+    horizon: int,
+    gen: int = 0,
 ) -> str:
     """Merge ``inputs`` (adjacent, oldest first) into one committed segment; returns its path.
 

@@ -116,7 +116,9 @@ class TickDB:
         cols = list(map(tuple, columns or DEFAULT_COLUMNS))
         for name, kind in cols:
             if kind not in _DTYPES or name in ("ts", "symbol"):
-                raise SchemaError(f"column {name!r}: kind must be 'float' or 'int', name not ts/symbol")
+                raise SchemaError(
+                    f"column {name!r}: kind must be 'float' or 'int', name not ts/symbol"
+                )
         self._atomic_write("SCHEMA.json", json.dumps(cols).encode())
         return cols
 
@@ -152,7 +154,10 @@ class TickDB:
         live = []
         for s in segs:
             covered = any(
-                o is not s and o.lo <= s.lo and s.hi <= o.hi and ((o.lo, o.hi) != (s.lo, s.hi) or o.gen > s.gen)
+                o is not s
+                and o.lo <= s.lo
+                and s.hi <= o.hi
+                and ((o.lo, o.hi) != (s.lo, s.hi) or o.gen > s.gen)
                 for o in segs
             )
             if covered:
@@ -188,7 +193,10 @@ class TickDB:
         self._wal_gen = gen
         self.memtable.wal_hi = gen
         self.wal = WalWriter(
-            os.path.join(self.path, f"wal-{gen:08d}.log"), self.fsync, self.fsync_interval_s, self._clock
+            os.path.join(self.path, f"wal-{gen:08d}.log"),
+            self.fsync,
+            self.fsync_interval_s,
+            self._clock,
         )
 
     # ------------------------------------------------------------ write path
@@ -216,7 +224,10 @@ class TickDB:
         n = ts.size
         if set(columns) != set(self.column_names):
             raise SchemaError(f"columns must be {self.column_names}, got {sorted(columns)}")
-        cols = [np.ascontiguousarray(columns[c], dtype=dt) for c, dt in zip(self.column_names, self._dtypes)]
+        cols = [
+            np.ascontiguousarray(columns[c], dtype=dt)
+            for c, dt in zip(self.column_names, self._dtypes)
+        ]
         if any(c.shape != (n,) for c in cols):
             raise SchemaError("every column must be 1-d and as long as ts_ns")
         if symbols is not None:
@@ -275,7 +286,10 @@ class TickDB:
                 run = comp.plan_size_tiered(self.segments, self.base_bytes, self.fanout)
             if not run:
                 return merged
-            self._replace(run, comp.merge_segments(run, self.path, self.columns, self.block_points, self.horizon))
+            self._replace(
+                run,
+                comp.merge_segments(run, self.path, self.columns, self.block_points, self.horizon),
+            )
             merged += 1
             self.compactions += 1
             if full:
@@ -301,7 +315,9 @@ class TickDB:
                 s.close()
                 os.unlink(s.path)
             elif s.min_ts < self.horizon:
-                path = comp.merge_segments([s], self.path, self.columns, self.block_points, self.horizon, s.gen + 1)
+                path = comp.merge_segments(
+                    [s], self.path, self.columns, self.block_points, self.horizon, s.gen + 1
+                )
                 self._replace([s], path)
 
     # ------------------------------------------------------------ read path
@@ -311,10 +327,19 @@ class TickDB:
         if sid is not None and sid in self.memtable.symbols():
             ts, cols = self.memtable.series(sid)
             if ts.size:
-                refs.append(BlockRef(int(ts[0]), int(ts[-1]), len(self.segments), 0, lambda: (ts, cols)))
+                refs.append(
+                    BlockRef(int(ts[0]), int(ts[-1]), len(self.segments), 0, lambda: (ts, cols))
+                )
         return refs
 
-    def query(self, symbol: str, start_ns: int = INT64_MIN, end_ns: int = INT64_MAX, *, frame: bool = False):
+    def query(
+        self,
+        symbol: str,
+        start_ns: int = INT64_MIN,
+        end_ns: int = INT64_MAX,
+        *,
+        frame: bool = False,
+    ):
         """Points of ``symbol`` with start_ns <= ts < end_ns, time ordered: dict of arrays or DataFrame."""
         start = max(int(start_ns), self.horizon)
         ts, cols = merge_range(self._refs(symbol, start, end_ns), start, end_ns, len(self.columns))
@@ -325,13 +350,25 @@ class TickDB:
             return df
         return out
 
-    def iter_query(self, symbol: str, start_ns: int = INT64_MIN, end_ns: int = INT64_MAX) -> Iterator[dict]:
+    def iter_query(
+        self, symbol: str, start_ns: int = INT64_MIN, end_ns: int = INT64_MAX
+    ) -> Iterator[dict]:
         """The same points as :meth:`query`, streamed in time-ordered chunks of about a block."""
         start = max(int(start_ns), self.horizon)
-        for ts, cols in iter_merged(self._refs(symbol, start, end_ns), start, end_ns, len(self.columns)):
+        for ts, cols in iter_merged(
+            self._refs(symbol, start, end_ns), start, end_ns, len(self.columns)
+        ):
             yield {"ts": ts, **dict(zip(self.column_names, cols))}
 
-    def bars(self, symbol: str, start_ns: int, end_ns: int, interval_ns: int, price: str = "price", size: str = "size") -> pd.DataFrame:
+    def bars(
+        self,
+        symbol: str,
+        start_ns: int,
+        end_ns: int,
+        interval_ns: int,
+        price: str = "price",
+        size: str = "size",
+    ) -> pd.DataFrame:
         """OHLCV, count and VWAP per interval (buckets aligned to multiples of the interval)."""
         chunks = ((c["ts"], c[price], c[size]) for c in self.iter_query(symbol, start_ns, end_ns))
         return fold_bars(chunks, int(interval_ns))

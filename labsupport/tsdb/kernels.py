@@ -72,6 +72,7 @@ if HAVE_NUMBA:
                 reset[i] = True
                 wl = lead[i]
                 wt = trail[i]
+
     @njit(cache=True, nogil=True)
     def ts_diff_widths(ts, order, z, width, hist):  # pragma: no cover - compiled
         """Zigzag of first (order 1) or second (order 2) differences, their widths, a histogram."""
@@ -124,4 +125,3 @@ def warm_up() -> None:
     z = np.zeros(4, dtype=np.uint64)
     hist = np.zeros(65, dtype=np.int64)
     ts_diff_widths(ts, 2, z, w, hist)
-

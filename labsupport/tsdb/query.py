@@ -78,7 +78,9 @@ def merge_range(refs: list[BlockRef], start: int, end: int, n_cols: int):
     return _ordered(ts, ranks, cols)
 
 
-def iter_merged(refs: list[BlockRef], start: int, end: int, n_cols: int) -> Iterator[tuple[np.ndarray, list[np.ndarray]]]:
+def iter_merged(
+    refs: list[BlockRef], start: int, end: int, n_cols: int
+) -> Iterator[tuple[np.ndarray, list[np.ndarray]]]:
     """The same points as :func:`merge_range`, yielded in time-ordered chunks (streaming)."""
     refs = sorted(refs, key=lambda r: (r.min_ts, r.rank, r.seq))
     buf_ts: list[np.ndarray] = []
@@ -150,7 +152,9 @@ def _bars_of_chunk(ts, price, size, interval):
     }
 
 
-def fold_bars(chunks: Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]], interval_ns: int) -> pd.DataFrame:
+def fold_bars(
+    chunks: Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]], interval_ns: int
+) -> pd.DataFrame:
     """OHLCV + count + VWAP per interval from time-ordered (ts, price, size) chunks."""
     if interval_ns <= 0:
         raise ValueError("interval must be positive")
@@ -174,7 +178,12 @@ def fold_bars(chunks: Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]], inter
     if carry is not None:
         parts.append(carry)
     if not parts:
-        df = pd.DataFrame({c: np.zeros(0, np.int64 if c in ("start", "volume", "count") else np.float64) for c in BAR_COLUMNS})
+        df = pd.DataFrame(
+            {
+                c: np.zeros(0, np.int64 if c in ("start", "volume", "count") else np.float64)
+                for c in BAR_COLUMNS
+            }
+        )
         return df
     out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -24,6 +24,7 @@ between "new segment committed" and "old segments deleted" is resolved on open.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import mmap
 import os
@@ -40,7 +41,14 @@ END = b"TSDBEND1"
 FOOTER = struct.Struct("<QII8s")
 BLOCK = struct.Struct("<IIqqH")
 ENTRY = np.dtype(
-    [("sym", "<u4"), ("count", "<u4"), ("min_ts", "<i8"), ("max_ts", "<i8"), ("offset", "<u8"), ("length", "<u4")]
+    [
+        ("sym", "<u4"),
+        ("count", "<u4"),
+        ("min_ts", "<i8"),
+        ("max_ts", "<i8"),
+        ("offset", "<u8"),
+        ("length", "<u4"),
+    ]
 )
 
 
@@ -63,13 +71,15 @@ def encode_column(values: np.ndarray, kind: str) -> bytes:
 class SegmentWriter:
     """Streams blocks into ``NAME.tmp``; ``commit()`` makes the segment durable and visible."""
 
-    def __init__(self, directory: str, lo: int, hi: int, gen: int, columns: list[tuple[str, str]]) -> None:
+    def __init__(
+        self, directory: str, lo: int, hi: int, gen: int, columns: list[tuple[str, str]]
+    ) -> None:
         self.directory = directory
         self.name = segment_name(lo, hi, gen)
         self.meta = {"lo": lo, "hi": hi, "gen": gen, "columns": columns}
         self.columns = columns
         self._tmp = os.path.join(directory, self.name + ".tmp")
-        self._f = open(self._tmp, "wb")
+        self._f = open(self._tmp, "wb")  # noqa: SIM115 - closed by commit() or abort()
         self._f.write(MAGIC)
         self._pos = len(MAGIC)
         self._symbols: dict[str, int] = {}
@@ -203,7 +213,13 @@ class Segment:
             pos = off + BLOCK.size + 4 * ncols
             for name, ln in zip(names, lens):
                 rows.append(
-                    {"block": i, "column": name, "codec": codecs.CODEC_NAMES[self._mm[pos]], "bytes": ln, "points": count}
+                    {
+                        "block": i,
+                        "column": name,
+                        "codec": codecs.CODEC_NAMES[self._mm[pos]],
+                        "bytes": ln,
+                        "points": count,
+                    }
                 )
                 pos += ln
         return rows
@@ -215,11 +231,14 @@ class Segment:
             try:
                 self.read_block(i)
             except (SegmentCorruptError, codecs.CodecError, ValueError, struct.error) as e:
-                problems.append(str(e) if isinstance(e, SegmentCorruptError) else f"segment {self.name}: block {i}: {e}")
+                problems.append(
+                    str(e)
+                    if isinstance(e, SegmentCorruptError)
+                    else f"segment {self.name}: block {i}: {e}"
+                )
         return problems
 
     def close(self) -> None:
-        try:
+        # A caller may still hold a view; then the map goes away with the last one.
+        with contextlib.suppress(BufferError):
             self._mm.close()
-        except BufferError:  # a caller still holds a view; the map goes with the last one
-            pass

@@ -163,7 +163,9 @@ class WalWriter:
             self._fd = -1
 
 
-def replay(path: str, dtypes: Sequence[str], truncate: bool = True) -> tuple[list[WalBatch], TornTail | None]:
+def replay(
+    path: str, dtypes: Sequence[str], truncate: bool = True
+) -> tuple[list[WalBatch], TornTail | None]:
     """Read every complete record; cut (and report) a torn or corrupt tail."""
     with open(path, "rb") as f:
         data = f.read()
