@@ -192,7 +192,9 @@ def _attempt(cfg: OrderFlowConfig, n_new: int) -> OrderFlow | None:
     qty = np.zeros(n, dtype=np.int32)
     otype = np.full(n, LIMIT, dtype=np.uint8)
     add_pos = np.flatnonzero(action == ADD)
-    a_src = src[add_pos]
+    # The kept adds are exactly new orders 0..k-1, in order (new orders are time-sorted and
+    # the cut is by time), so their attributes are a slice: no gather needed.
+    a_src = slice(0, len(add_pos))
     price[add_pos] = price_adds(new, a_src, bid[add_pos], ask[add_pos], cfg)
     qty[add_pos] = new.qty[a_src]
     otype[add_pos] = TYPE_OF_KIND[new.kind[a_src]]

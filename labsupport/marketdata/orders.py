@@ -118,9 +118,10 @@ def draw_fates(r_fate: np.random.Generator, cfg: OrderFlowConfig, new: NewOrders
 
 
 def price_adds(
-    new: NewOrders, src: np.ndarray, bid: np.ndarray, ask: np.ndarray, cfg: OrderFlowConfig
+    new: NewOrders, src: np.ndarray | slice, bid: np.ndarray, ask: np.ndarray, cfg: OrderFlowConfig
 ) -> np.ndarray:
-    """Prices (int64 ticks) of the adds of orders ``src`` arriving when the touch is bid/ask."""
+    """Prices (int64 ticks) of the adds of orders ``src`` (indices or a slice of the new
+    orders) arriving when the touch is ``bid`` / ``ask``."""
     kind, buy = new.kind[src], new.side[src] == BUY
     spread = ask - bid
     u = new.u_place[src]
