@@ -235,11 +235,15 @@ class ThreadServer:
         self.loop = asyncio.new_event_loop()
         started = threading.Event()
 
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            try:
+                await self.handler(reader, writer)
+            finally:
+                writer.close()  # every connection is closed, whatever the handler did
+
         def run() -> None:
             asyncio.set_event_loop(self.loop)
-            self.server = self.loop.run_until_complete(
-                asyncio.start_server(self.handler, "127.0.0.1", 0)
-            )
+            self.server = self.loop.run_until_complete(asyncio.start_server(handle, "127.0.0.1", 0))
             self.port = self.server.sockets[0].getsockname()[1]
             started.set()
             self.loop.run_forever()
@@ -256,6 +260,7 @@ class ThreadServer:
             for t in tasks:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.sleep(0.05)  # let the transports' scheduled closes run
 
         asyncio.run_coroutine_threadsafe(shutdown(), self.loop).result(10)
         self.loop.call_soon_threadsafe(self.loop.stop)
