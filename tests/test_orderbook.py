@@ -361,3 +361,16 @@ def test_scripted_teaching_scenario(mk):
                          (10002, 100, 9, 4, BUY), (9999, 30, 4, 3, SELL), (9999, 100, 4, 1, SELL)]
     assert reasons(r) == [(8, "fok not fillable"), (5, "order not live")]
     assert e.l3("ACME") == [L3Order(10, BUY, 9997, 100, 7), L3Order(4, SELL, 9999, 70, 4)]
+
+
+def test_listener_attached_after_books_exist_sees_everything():
+    e = MatchingEngine(["X"], pnl=False)
+    e.add("X", 1, SELL, LIMIT, 100, 5)
+    rec = Recorder(l2=True)
+    e.listener = rec
+    e.add("X", 2, BUY, LIMIT, 100, 2, seq=2)
+    assert [(t.resting_id, t.qty) for t in rec.trades] == [(1, 2)]
+    assert [(u.price_ticks, u.qty) for u in rec.l2_updates] == [(100, 3)]
+    e.listener = None
+    e.add("X", 3, BUY, LIMIT, 100, 1)
+    assert len(rec.trades) == 1 and e.book("X").on_fill is None

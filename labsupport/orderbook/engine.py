@@ -124,19 +124,33 @@ class MatchingEngine:
         self._books: dict[Symbol, OrderBook] = {}
         self._fixed = symbols is not None
         self.positions: PositionBook | None = PositionBook(fee_per_share_ticks) if pnl else None
-        self.listener = listener
+        self._listener = listener
         self.reject_count = 0
         self.trade_count = 0
         for s in symbols or ():
             self._new_book(s)
 
     # ------------------------------------------------------------------ plumbing
+    @property
+    def listener(self) -> Listener | None:
+        return self._listener
+
+    @listener.setter
+    def listener(self, listener: Listener | None) -> None:
+        """Attach (or detach, with None) a listener at any time; every book is re-wired."""
+        self._listener = listener
+        for book in self._books.values():
+            self._wire(book)
+
+    def _wire(self, book: OrderBook) -> None:
+        # The fill hook and the touched-levels list exist only when someone needs them.
+        lst = self._listener
+        book.on_fill = self._on_fill if (self.positions is not None or lst is not None) else None
+        book.touched = [] if (lst is not None and lst.wants_l2) else None
+
     def _new_book(self, symbol: Symbol) -> OrderBook:
         book = OrderBook(symbol, ladder=self.ladder, live=self._live)
-        if self.positions is not None or self.listener is not None:
-            book.on_fill = self._on_fill
-        if self.listener is not None and self.listener.wants_l2:
-            book.touched = []
+        self._wire(book)
         self._books[symbol] = book
         return book
 
@@ -146,7 +160,7 @@ class MatchingEngine:
         pos = self.positions
         if pos is not None:
             pos.fill(symbol, account, side, resting.account, price, qty)
-        lst = self.listener
+        lst = self._listener
         if lst is not None:
             lst.on_trade(Trade(seq, symbol, price, qty, aggressor_id, resting.order_id, side,
                                account, resting.account))
@@ -161,8 +175,8 @@ class MatchingEngine:
 
     def _reject(self, seq: int, order_id: int, reason: str) -> int:
         self.reject_count += 1
-        if self.listener is not None:
-            self.listener.on_reject(Reject(seq, order_id, reason))
+        if self._listener is not None:
+            self._listener.on_reject(Reject(seq, order_id, reason))
         return -1
 
     def _flush_l2(self, seq: int, book: OrderBook) -> None:
@@ -172,7 +186,7 @@ class MatchingEngine:
         if not touched:
             return
         keys = dict.fromkeys(touched) if len(touched) > 1 else touched
-        on_l2 = self.listener.on_l2_update
+        on_l2 = self._listener.on_l2_update
         for side, price in keys:
             q, n = book.level_state(side, price)
             on_l2(L2Update(seq, book.symbol, side, price, q, n))
@@ -212,7 +226,7 @@ class MatchingEngine:
         left = book.add(order_id, side, otype, price_ticks, qty, account, seq)
         if left < 0:
             return self._reject(seq, order_id, R_FOK_UNFILLABLE)
-        lst = self.listener
+        lst = self._listener
         if lst is not None:
             if left and otype != LIMIT:
                 lst.on_execution(ExecutionReport(seq, symbol, order_id, account,
@@ -232,7 +246,7 @@ class MatchingEngine:
             return False
         book = order.level.book
         book.cancel(order)
-        lst = self.listener
+        lst = self._listener
         if lst is not None:
             lst.on_execution(ExecutionReport(seq, book.symbol, order_id, order.account,
                                              _CANCELED, 0, 0, 0))
@@ -253,7 +267,7 @@ class MatchingEngine:
         if order is None:
             return -1
         book = order.level.book
-        lst = self.listener
+        lst = self._listener
         if lst is not None:
             lst.on_execution(ExecutionReport(seq, book.symbol, order_id, order.account,
                                              _REPLACED, 0, 0, qty))
@@ -287,7 +301,7 @@ class MatchingEngine:
         """
         add, cancel, modify = self.add, self.cancel, self.modify
         n = 0
-        if self.listener is not None:
+        if self._listener is not None:
             for seq, symbol, action, oid, side, otype, price, qty, account in rows:
                 if action == 0:
                     add(symbol, oid, side, otype, price, qty, account, seq)
