@@ -13,7 +13,7 @@ import time
 
 from . import resp
 from .commands import (
-    ADMIN, COMMANDS, NOT_INT, PUBSUB, WRITE, arity_error, command, glob_to_regex, parse_int,
+    ADMIN, COMMANDS, NOT_INT, PUBSUB, WRITE, alias, arity_error, command, glob_to_regex, parse_int,
 )
 
 VERSION = "7.0.0-labsupport"
@@ -38,11 +38,13 @@ def cmd_hello(cl, argv):
         if ver not in (2, 3):
             return b"-NOPROTO unsupported protocol version\r\n"
         cl.resp3 = ver == 3
+        cl.update_mode()
     role = b"replica" if cl.engine.master_link is not None else b"master"
-    return (b"*14\r\n" + resp.bulk(b"server") + resp.bulk(b"redis") + resp.bulk(b"version")
+    reply = (b"*14\r\n" + resp.bulk(b"server") + resp.bulk(b"redis") + resp.bulk(b"version")
             + resp.bulk(VERSION.encode()) + resp.bulk(b"proto") + b":%d\r\n" % (3 if cl.resp3 else 2)
             + resp.bulk(b"id") + b":%d\r\n" % cl.id + resp.bulk(b"mode") + resp.bulk(b"standalone")
             + resp.bulk(b"role") + resp.bulk(role) + resp.bulk(b"modules") + resp.EMPTY_ARRAY)
+    return resp.to_resp3(argv[0], reply) if cl.resp3 else reply
 
 
 @command("echo", 2)
@@ -183,7 +185,7 @@ def _info_sections(eng) -> dict[str, list[str]]:
             "aof_current_size:%d" % (aof.size if aof else 0),
             "aof_fsync_count:%d" % (aof.fsyncs if aof else 0)],
         "stats": ["total_connections_received:%d" % eng.stats["total_connections_received"],
-                  "total_commands_processed:%d" % eng.stats["total_commands_processed"],
+                  "total_commands_processed:%d" % eng.commands_processed,
                   "expired_keys:%d" % ks.expired_keys,
                   "sync_full:%d" % eng.master.sync_full,
                   "sync_partial_ok:%d" % eng.master.sync_partial_ok,
@@ -261,4 +263,4 @@ def cmd_replicaof(cl, argv):
     return resp.OK
 
 
-COMMANDS[b"slaveof"] = COMMANDS[b"replicaof"]
+alias("slaveof", COMMANDS[b"replicaof"])

@@ -24,7 +24,8 @@ WRITE = 1       # changes the keyspace: refused on a read-only replica
 PUBSUB = 2      # allowed while the client is in subscribed mode
 ADMIN = 4
 
-COMMANDS: dict[bytes, tuple] = {}
+COMMANDS: dict[bytes, tuple] = {}   # lower-case name -> entry (what COMMAND lists)
+LOOKUP: dict[bytes, tuple] = {}     # dispatch: lower- and upper-case names -> entry
 
 BLOCKED = b"<blocked>"   # returned (by identity) by a handler whose reply comes later (WAIT)
 
@@ -42,10 +43,17 @@ def command(name: str, arity: int, flags: int = 0):
     """Register the decorated handler under ``name`` (lower case) in :data:`COMMANDS`."""
 
     def register(fn):
-        COMMANDS[name.encode()] = (fn, arity, flags)
+        alias(name, (fn, arity, flags))
         return fn
 
     return register
+
+
+def alias(name: str, entry: tuple) -> None:
+    """Make ``entry`` callable as ``name`` (any case)."""
+    COMMANDS[name.lower().encode()] = entry
+    LOOKUP[name.lower().encode()] = entry
+    LOOKUP[name.upper().encode()] = entry
 
 
 def arity_error(name: bytes | str) -> bytes:

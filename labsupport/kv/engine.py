@@ -31,8 +31,9 @@ from dataclasses import dataclass
 
 from . import cmd_collections, cmd_keys, cmd_server, cmd_strings, pubsub, replication  # noqa: F401
 from . import resp, snapshot
+from .resp import encode_command
 from .aof import AofWriter, load_aof
-from .commands import BLOCKED, COMMANDS, PUBSUB, WRITE, arity_error, unknown_command
+from .commands import BLOCKED, COMMANDS, LOOKUP, PUBSUB, WRITE, arity_error, unknown_command
 from .keyspace import Keyspace, wall_clock_ms
 from .replication import MasterState
 
@@ -58,7 +59,7 @@ class Client:
 
     __slots__ = ("engine", "ks", "write", "closed", "subs", "psubs", "restricted", "is_master",
                  "replica_info", "listening_port", "blocked", "pending", "id", "push_direct",
-                 "close_after", "resp3", "held", "after_commit")
+                 "close_after", "resp3", "held", "after_commit", "slow")
 
     def __init__(self, engine: Engine, write, is_master: bool = False) -> None:
         self.engine = engine
@@ -90,6 +91,7 @@ class Client:
         """Refresh the flag that sends commands through the slow checks."""
         self.restricted = bool(self.subs or self.psubs) or (
             self.engine.read_only and not self.is_master)
+        self.slow = self.restricted or self.resp3
 
     def unblock(self, reply: bytes) -> None:
         self.blocked = False
@@ -119,6 +121,8 @@ class Engine:
         self.aof: AofWriter | None = None
         self._pending: list[list[bytes]] = []
         self.defer = None                # loop.call_soon, set by the I/O layer (group commit)
+        self._aof_buf: list[bytes] = []
+        self.commands_processed = 0
         self._held: list[Client] = []
         self._commit_scheduled = False
         self._next_id = 0
@@ -148,50 +152,44 @@ class Engine:
             self.master.replicas.remove(cl.replica_info)
 
     def run_batch(self, cl: Client, cmds: list) -> None:
-        """Execute commands in order, then AOF, reply (one write), replicate."""
+        """Execute commands in order; log their writes; reply in one write; replicate."""
         if cl.blocked:
             cl.pending.extend(cmds)
             return
         out = []
         append = out.append
-        table = COMMANDS
+        get = LOOKUP.get
         i = 0
         for argv in cmds:
             i += 1
-            entry = table.get(argv[0].lower())
+            entry = get(argv[0])           # exact-case hit for "GET"/"get"; else fold case
             if entry is None:
-                append(unknown_command(argv))
-                continue
+                entry = get(argv[0].lower())
+                if entry is None:
+                    append(unknown_command(argv))
+                    continue
             fn, arity, flags = entry
             n = len(argv)
             if n != arity and (arity > 0 or n < -arity):
                 append(arity_error(argv[0]))
                 continue
-            if cl.restricted:
-                refused = self._refuse(cl, flags, argv)
-                if refused is not None:
-                    append(refused)
-                    continue
-            r = fn(cl, argv)
+            r = self._slow_call(cl, fn, flags, argv) if cl.slow else fn(cl, argv)
             if r is BLOCKED:
                 cl.blocked = True
                 cl.pending = list(cmds[i:])
                 break
-            if cl.resp3:
-                r = resp.to_resp3(argv[0], r)
             append(r)
-        self.stats["total_commands_processed"] += i
+        self.commands_processed += i
         pending = self._pending
-        data = None
         if pending:
-            data = b"".join([resp.encode_command(a) for a in pending])
+            data = b"".join([encode_command(a) for a in pending])
             pending.clear()
-            aof = self.aof
-            if aof is not None:
-                if aof.policy == "always" and self.defer is not None:
-                    # Group commit: write now, fsync once for every client served in this
-                    # turn of the event loop, and only then release their replies.
-                    aof.write(data, sync=False)
+            if self.aof is not None:
+                if self.defer is not None:
+                    # Appended to the AOF at the end of this event-loop turn, in one write
+                    # (and one fdatasync under "always") for every client served in the
+                    # turn; the replies of these writes are held until then.
+                    self._aof_buf.append(data)
                     if cl.held is None:
                         cl.held = []
                         self._held.append(cl)
@@ -199,22 +197,28 @@ class Engine:
                         self._commit_scheduled = True
                         self.defer(self._commit)
                 else:
-                    aof.write(data)
-                if self.rewrite_buf is not None:
-                    self.rewrite_buf.append(data)
+                    self._aof_write(data)
+            if self.master.backlog is not None:
+                self.master.feed(data)
         if out:
             if cl.held is not None:
                 cl.held.append(b"".join(out))
             else:
                 cl.write(b"".join(out))
-        if data is not None and self.master.backlog is not None:
-            self.master.feed(data)
+
+    def _aof_write(self, data: bytes, sync: bool = True) -> None:
+        self.aof.write(data, sync=sync)
+        if self.rewrite_buf is not None:
+            self.rewrite_buf.append(data)
 
     def _commit(self) -> None:
-        """One fdatasync for the whole turn, then every held reply (``appendfsync always``)."""
+        """End of the turn: one AOF write (+ fdatasync under always), then the held replies."""
         self._commit_scheduled = False
-        if self.aof is not None:
-            self.aof.sync()
+        if self._aof_buf:
+            data = b"".join(self._aof_buf)
+            self._aof_buf.clear()
+            if self.aof is not None:
+                self._aof_write(data)
         held, self._held = self._held, []
         for cl in held:
             replies, cl.held = cl.held, None
@@ -222,6 +226,17 @@ class Engine:
                 cl.write(b"".join(replies))
             if cl.after_commit is not None:
                 cl.after_commit()
+
+    def _slow_call(self, cl: Client, fn, flags: int, argv):
+        """A command from a client in subscribed mode, on a read-only replica, or on RESP3."""
+        if cl.restricted:
+            refused = self._refuse(cl, flags, argv)
+            if refused is not None:
+                return refused
+        r = fn(cl, argv)
+        if cl.resp3 and r is not BLOCKED:
+            r = resp.to_resp3(argv[0], r)
+        return r
 
     def _refuse(self, cl: Client, flags: int, argv) -> bytes | None:
         if (cl.subs or cl.psubs) and not flags & PUBSUB:
@@ -240,14 +255,13 @@ class Engine:
         self._pending.append([b"DEL", key])
 
     def flush_expired(self) -> None:
-        """Write out DELs produced by active expiry outside any client batch."""
+        """Log and replicate the DELs produced by active expiry outside any client batch."""
         if self._pending:
-            data = b"".join([resp.encode_command(a) for a in self._pending])
+            data = b"".join([encode_command(a) for a in self._pending])
             self._pending.clear()
             if self.aof is not None:
-                self.aof.write(data)
-                if self.rewrite_buf is not None:
-                    self.rewrite_buf.append(data)
+                self._aof_buf.append(data)   # after anything still buffered: order kept
+                self._commit()
             if self.master.backlog is not None:
                 self.master.feed(data)
 
@@ -458,6 +472,7 @@ class Engine:
             time.sleep(0.005)
 
     def shutdown(self) -> None:
+        self._commit()
         self.wait_children()
         if self.aof is not None:
             self.aof.close()

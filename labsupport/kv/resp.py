@@ -96,7 +96,9 @@ class CommandParser:
             buf = bytes(data)
         out: list[list[bytes]] = []
         self._need = 0
-        pos = self._parse(buf, out)
+        pos = self._fast(buf, out)
+        if pos < len(buf):
+            pos = self._parse(buf, out, pos)
         self.consumed += pos
         rest = len(buf) - pos
         if rest and self.error is None:
@@ -113,10 +115,40 @@ class CommandParser:
     def _fail(self, message: str, offset: int) -> None:
         self.error = ProtocolError("Protocol error: " + message, self.consumed + offset)
 
-    def _parse(self, buf: bytes, out: list) -> int:
-        """Append complete commands of ``buf`` to ``out``; return bytes consumed."""
+    def _fast(self, buf: bytes, out: list) -> int:
+        """Fast path for the common case; returns the byte offset where it stopped.
+
+        Splits the whole read on CRLF once (one C-level pass), then takes each multibulk
+        command's arguments as a strided slice of the tokens and only checks that every
+        ``$len`` matches its token. It stops, leaving the rest to :meth:`_parse`, at the first
+        thing it cannot vouch for: an inline command, an incomplete command, a value that
+        itself contains CRLF (its length will not match), anything malformed.
+        """
+        parts = buf.split(b"\r\n")
+        last = len(parts) - 1          # parts[last] has no CRLF after it: never complete
+        i = 0
+        append = out.append
+        counts, lens = _COUNTS.get, _LENS.get
+        while i < last:
+            count = counts(parts[i])   # "*1".."*64" only; anything else -> careful path
+            if count is None:
+                break
+            end = i + 1 + 2 * count
+            if end > last:
+                break
+            args = parts[i + 2:end:2]
+            # every "$n" token must be a known length equal to its argument's length
+            if list(map(lens, parts[i + 1:end:2])) != list(map(len, args)):
+                break
+            append(args)
+            i = end
+        if i == last:  # everything up to the final CRLF was consumed
+            return len(buf) - len(parts[last])
+        return sum(map(len, parts[:i])) + 2 * i
+
+    def _parse(self, buf: bytes, out: list, pos: int = 0) -> int:
+        """Append complete commands of ``buf`` from ``pos`` to ``out``; return the new offset."""
         n = len(buf)
-        pos = 0
         find = buf.find
         while pos < n:
             if buf[pos] != 42:  # not '*': an inline command
@@ -184,6 +216,10 @@ class CommandParser:
             pos = p
         return pos
 
+
+# Length and count tokens the fast path recognises without int(): "$0".."$4095", "*1".."*64".
+_LENS = {b"$%d" % n: n for n in range(4096)}
+_COUNTS = {b"*%d" % n: n for n in range(1, 65)}
 
 _ESCAPES = {ord("n"): 10, ord("r"): 13, ord("t"): 9, ord("b"): 8, ord("a"): 7}
 _HEX = b"0123456789abcdefABCDEF"
@@ -295,6 +331,10 @@ def array(items) -> bytes:
 
 def encode_command(args) -> bytes:
     """A request as a multibulk array (what clients send, what the AOF and replicas store)."""
+    if len(args) == 3:   # SET key value, the most common write: one formatting call
+        a, b, c = args
+        return b"*3\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n" % (
+            len(a), a, len(b), b, len(c), c)
     parts = [b"*%d\r\n" % len(args)]
     for a in args:
         parts.append(b"$%d\r\n%s\r\n" % (len(a), a))
