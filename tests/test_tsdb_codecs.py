@@ -210,3 +210,24 @@ def test_decoding_garbage_raises_only_codec_error(data, n):
 def test_unknown_codec_id_is_named():
     with pytest.raises(codecs.CodecError, match="unknown codec id 99"):
         codecs.decode_column(bytes([99, 0, 0]), 1)
+
+
+@SETTINGS
+@given(st.lists(I64, max_size=300))
+def test_timestamp_column_round_trip_whichever_codec_wins(path, xs):
+    ts = np.array(xs, dtype=np.int64)
+    data = codecs.encode_timestamps(ts)
+    assert len(data) <= min(len(codecs.encode_ts(ts)), len(codecs.encode_int(ts)))
+    assert np.array_equal(codecs.decode_column(data, ts.size), ts)
+
+
+def test_int_pack_modes_are_chosen_by_width():
+    sorted_ts = np.cumsum(np.full(100, 1_000_003, dtype=np.int64))
+    sorted_ts[::10] += 5
+    assert codecs.encode_int(sorted_ts)[1] == 2  # deltas minus their minimum: 3 bits
+    walk = np.cumsum(np.random.default_rng(1).integers(-3, 4, 100)) + 10**12
+    assert codecs.encode_int(walk)[1] == 1  # small signed steps
+    lots = np.random.default_rng(2).integers(1, 1_000, 100)
+    assert codecs.encode_int(lots)[1] == 0  # independent small values
+    for v in (sorted_ts, walk, lots):
+        assert np.array_equal(codecs.decode_int(codecs.encode_int(v), v.size), v)

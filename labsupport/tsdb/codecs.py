@@ -345,35 +345,58 @@ def decode_xor(data: bytes | memoryview, n: int) -> np.ndarray:
 
 
 # ---------------------------------------------------------------- integers
-_INT_HDR = struct.Struct("<BBBq")  # codec, mode (0 FOR, 1 delta), width, base
+_INT_HDR = struct.Struct("<BBBqq")  # codec, mode, width, base, min delta
+INT_MODES = {0: "frame of reference", 1: "zigzag delta", 2: "delta frame of reference"}
 
 
 def encode_int(values: np.ndarray) -> bytes:
-    """Int64 -> fixed-width bit packing of (v - min) or of zigzag deltas, whichever is narrower."""
+    """Int64 -> fixed-width bit packing, in whichever of three forms is narrowest.
+
+    mode 0: v - min(v); mode 1: zigzag(v[i] - v[i-1]); mode 2: (v[i] - v[i-1]) - min delta,
+    which suits sorted timestamps (no sign bit spent on deltas that are never negative).
+    """
     v = np.ascontiguousarray(values, dtype=np.int64)
     if v.size == 0:
-        return _INT_HDR.pack(INT_PACK, 0, 0, 0)
+        return _INT_HDR.pack(INT_PACK, 0, 0, 0, 0)
     lo = v.min()
-    w_for = int(bit_width((v - lo).view(U64)).max())
-    zd = zigzag(np.diff(v))
-    w_delta = int(bit_width(zd).max()) if zd.size else 0
-    if w_delta < w_for:
-        return _INT_HDR.pack(INT_PACK, 1, w_delta, int(v[0])) + pack_fixed(zd, w_delta)
-    return _INT_HDR.pack(INT_PACK, 0, w_for, int(lo)) + pack_fixed((v - lo).view(U64), w_for)
+    best = (int(bit_width((v - lo).view(U64)).max()), 0)
+    if v.size > 1:
+        d = np.diff(v)
+        zd = zigzag(d)
+        best = min(best, (int(bit_width(zd).max()), 1))
+        dmin = d.min()
+        best = min(best, (int(bit_width((d - dmin).view(U64)).max()), 2))
+    width, mode = best
+    if mode == 0:
+        return _INT_HDR.pack(INT_PACK, 0, width, int(lo), 0) + pack_fixed((v - lo).view(U64), width)
+    if mode == 1:
+        return _INT_HDR.pack(INT_PACK, 1, width, int(v[0]), 0) + pack_fixed(zd, width)
+    return _INT_HDR.pack(INT_PACK, 2, width, int(v[0]), int(dmin)) + pack_fixed(
+        (d - dmin).view(U64), width
+    )
 
 
 def decode_int(data: bytes | memoryview, n: int) -> np.ndarray:
-    codec, mode, width, base = _INT_HDR.unpack_from(data, 0)
-    if codec != INT_PACK or mode > 1 or width > 64:
+    codec, mode, width, base, dmin = _INT_HDR.unpack_from(data, 0)
+    if codec != INT_PACK or mode > 2 or width > 64:
         raise CodecError(f"not an int-pack column (codec {codec}, mode {mode}, width {width})")
     body = memoryview(data)[_INT_HDR.size :]
     if mode == 0:
         return unpack_fixed(body, n, width).view(np.int64) + np.int64(base)
     out = np.empty(n, dtype=np.int64)
     if n:
+        raw = unpack_fixed(body, n - 1, width)
+        d = unzigzag(raw) if mode == 1 else raw.view(np.int64) + np.int64(dmin)
         out[0] = base
-        out[1:] = np.cumsum(unzigzag(unpack_fixed(body, n - 1, width))) + np.int64(base)
+        out[1:] = np.cumsum(d) + np.int64(base)
     return out
+
+
+def encode_timestamps(ts: np.ndarray) -> bytes:
+    """The timestamp column of a block: Gorilla-style buckets or fixed-width deltas, the smaller."""
+    a = encode_ts(ts)
+    b = encode_int(ts)
+    return a if len(a) <= len(b) else b
 
 
 # ---------------------------------------------------------------- tick-grid floats

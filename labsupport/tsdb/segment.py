@@ -92,7 +92,7 @@ class SegmentWriter:
         if n == 0:
             return
         sym = self._symbols.setdefault(symbol, len(self._symbols))
-        parts = [codecs.encode_ts(ts)]
+        parts = [codecs.encode_timestamps(ts)]
         parts += [encode_column(c, kind) for c, (_, kind) in zip(cols, self.columns)]
         head = BLOCK.pack(sym, n, int(ts[0]), int(ts[-1]), len(parts))
         head += struct.pack(f"<{len(parts)}I", *(len(p) for p in parts))
