@@ -5,7 +5,7 @@
 - :mod:`.plots`: latency histogram, HDR-style percentile spectrum, overlay with a table
 - :mod:`.profile`: :func:`line_profile`, line_profiler's table into the cell output
 - :mod:`.compare`: :func:`side_by_side`, interleaved timing with ratios against a baseline
-- :mod:`.loadgen`: :func:`run_load`, closed/open-loop TCP load in its own process
+- :mod:`.loadgen`: :func:`run_load`, closed/open-loop TCP load in its own process; :mod:`.framers`
 - :mod:`.show`: :func:`show`, the real source of a function, highlighted
 - :mod:`.scale`: :func:`lab_scale`, :func:`scaled` (``LAB_SCALE`` = ci | default | full)
 - :mod:`.report`: :class:`BenchReport`, :func:`machine_info`, :func:`machine_line`
