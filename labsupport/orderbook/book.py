@@ -101,6 +101,7 @@ class OrderBook:
         # When not None, (side, price) of every level an event touched (for L2 updates).
         self.touched: list[tuple[int, int]] | None = None
         self.last_trade_price: int | None = None
+        self.trade_count = 0
 
     # ------------------------------------------------------------------ add / match
     def add(self, order_id: int, side: int, otype: int, price: int, qty: int,
@@ -161,6 +162,7 @@ class OrderBook:
         on_fill = self.on_fill
         touched = self.touched
         symbol = self.symbol
+        fills = 0
         # For a buy the loop runs while best <= limit; for a sell while best >= limit.
         # Multiplying by side turns both into one comparison: side*best <= side*limit.
         while qty and side * best <= side * limit:
@@ -183,6 +185,7 @@ class OrderBook:
                     fill = qty
                 level.qty -= fill
                 qty -= fill
+                fills += 1
                 if on_fill is not None:
                     on_fill(seq, symbol, best, fill, order_id, side, account, qty, resting)
                 if qty == 0 or level.count == 0:
@@ -199,6 +202,7 @@ class OrderBook:
             self.best_ask = best
         else:
             self.best_bid = best
+        self.trade_count += fills
         return qty
 
     def available(self, side: int, limit: int) -> int:

@@ -126,7 +126,6 @@ class MatchingEngine:
         self.positions: PositionBook | None = PositionBook(fee_per_share_ticks) if pnl else None
         self._listener = listener
         self.reject_count = 0
-        self.trade_count = 0
         for s in symbols or ():
             self._new_book(s)
 
@@ -145,7 +144,12 @@ class MatchingEngine:
     def _wire(self, book: OrderBook) -> None:
         # The fill hook and the touched-levels list exist only when someone needs them.
         lst = self._listener
-        book.on_fill = self._on_fill if (self.positions is not None or lst is not None) else None
+        if lst is not None:
+            book.on_fill = self._on_fill
+        elif self.positions is not None:
+            book.on_fill = self.positions.on_fill  # nobody listens: straight to the positions
+        else:
+            book.on_fill = None
         book.touched = [] if (lst is not None and lst.wants_l2) else None
 
     def _new_book(self, symbol: Symbol) -> OrderBook:
@@ -156,7 +160,6 @@ class MatchingEngine:
 
     def _on_fill(self, seq: int, symbol: Symbol, price: int, qty: int, aggressor_id: int,
                  side: int, account: int, aggressor_leaves: int, resting: Order) -> None:
-        self.trade_count += 1
         pos = self.positions
         if pos is not None:
             pos.fill(symbol, account, side, resting.account, price, qty)
@@ -390,6 +393,11 @@ class MatchingEngine:
         """Every resting order: bids best-first then asks best-first, queue order in a level."""
         book = self._books[symbol]
         return list(book.orders(BUY)) + list(book.orders(SELL))
+
+    @property
+    def trade_count(self) -> int:
+        """Trades (fills) executed so far, all symbols."""
+        return sum(b.trade_count for b in self._books.values())
 
     def is_live(self, order_id: int) -> bool:
         return order_id in self._live

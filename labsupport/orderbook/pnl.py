@@ -50,6 +50,33 @@ class Position:
         self.cash = 0  # net of fees, cost units
 
 
+def _apply(p: Position, signed: int, price: int, fee: int) -> None:
+    """Apply one fill of ``signed`` shares (+ bought, - sold) at ``price`` ticks to ``p``."""
+    unit = price * COST_SCALE
+    p.cash -= signed * unit + fee
+    p.fees += fee
+    pos = p.position
+    if pos == 0 or (pos > 0) == (signed > 0):
+        # Opening or adding: the cost basis grows by what was paid (or received).
+        p.cost += signed * unit
+        p.position = pos + signed
+        return
+    qty = signed if signed > 0 else -signed
+    apos = pos if pos > 0 else -pos
+    closed = qty if qty < apos else apos
+    removed = p.cost if closed == apos else round_div(p.cost * closed, apos)
+    # Long: sold `closed` shares, proceeds closed*price. Short: bought them back.
+    p.realized += (closed * unit - removed) if pos > 0 else (-removed - closed * unit)
+    p.cost -= removed
+    rest = qty - closed
+    if rest:  # went through zero: the remainder opens a position at this price
+        rest = rest if signed > 0 else -rest
+        p.cost = rest * unit
+        p.position = rest
+    else:
+        p.position = pos + signed
+
+
 class PositionBook:
     """All positions of an engine; :meth:`fill` is called once per trade (both sides)."""
 
@@ -69,36 +96,21 @@ class PositionBook:
         if accounts is None:
             accounts = self._by_symbol[symbol] = {}
         self.marks[symbol] = price
-        value = price * qty * COST_SCALE
         fee = self.fee_units * qty
-        for account, signed in ((aggressor, side * qty), (resting, -side * qty)):
-            p = accounts.get(account)
-            if p is None:
-                p = accounts[account] = Position()
-            p.cash -= value + fee if signed > 0 else fee - value
-            p.fees += fee
-            pos = p.position
-            if pos == 0 or (pos > 0) == (signed > 0):
-                # Opening or adding: the cost basis grows by what was paid (or received).
-                p.cost += value if signed > 0 else -value
-                p.position = pos + signed
-                continue
-            apos = pos if pos > 0 else -pos
-            closed = qty if qty < apos else apos
-            if closed == apos:
-                removed = p.cost
-            else:
-                removed = round_div(p.cost * closed, apos)
-            unit = price * COST_SCALE
-            # Long: sold `closed` shares, proceeds closed*price. Short: bought them back.
-            p.realized += (closed * unit - removed) if pos > 0 else (-removed - closed * unit)
-            p.cost -= removed
-            rest = qty - closed
-            if rest:  # went through zero: the remainder opens a position at this price
-                p.cost = rest * unit if signed > 0 else -rest * unit
-                p.position = rest if signed > 0 else -rest
-            else:
-                p.position = pos + signed
+        signed = qty if side > 0 else -qty
+        p = accounts.get(aggressor)
+        if p is None:
+            p = accounts[aggressor] = Position()
+        _apply(p, signed, price, fee)
+        p = accounts.get(resting)
+        if p is None:
+            p = accounts[resting] = Position()
+        _apply(p, -signed, price, fee)
+
+    def on_fill(self, seq: int, symbol: Symbol, price: int, qty: int, aggressor_id: int,
+                side: int, account: int, aggressor_leaves: int, resting) -> None:
+        """The book's fill hook signature, so an engine without listener calls us directly."""
+        self.fill(symbol, account, side, resting.account, price, qty)
 
     def view(self, account: int, symbol: Symbol) -> PositionView:
         p = self._by_symbol.get(symbol, {}).get(account) or Position()
