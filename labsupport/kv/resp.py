@@ -136,11 +136,23 @@ class CommandParser:
             end = i + 1 + 2 * count
             if end > last:
                 break
-            args = parts[i + 2:end:2]
             # every "$n" token must be a known length equal to its argument's length
-            if list(map(lens, parts[i + 1:end:2])) != list(map(len, args)):
-                break
-            append(args)
+            if count == 2:     # GET key, the commonest shape: unrolled
+                a, b = parts[i + 2], parts[i + 4]
+                if lens(parts[i + 1]) != len(a) or lens(parts[i + 3]) != len(b):
+                    break
+                append([a, b])
+            elif count == 3:   # SET key value
+                a, b, c = parts[i + 2], parts[i + 4], parts[i + 6]
+                if (lens(parts[i + 1]) != len(a) or lens(parts[i + 3]) != len(b)
+                        or lens(parts[i + 5]) != len(c)):
+                    break
+                append([a, b, c])
+            else:
+                args = parts[i + 2:end:2]
+                if list(map(lens, parts[i + 1:end:2])) != list(map(len, args)):
+                    break
+                append(args)
             i = end
         if i == last:  # everything up to the final CRLF was consumed
             return len(buf) - len(parts[last])
