@@ -160,3 +160,15 @@ def test_degenerate_recorders_still_plot(values):
     assert [t.get_text() for t in ax.get_xticklabels()][0] == "50%"
     fig, table = plot_overlay([rec], baseline="tiny")
     assert table.loc["tiny", "count"] == len(values)
+
+
+def test_histogram_log_count_axis() -> None:
+    import matplotlib.pyplot as plt
+
+    from labsupport.measure import LatencyRecorder, plot_histogram
+
+    rec = LatencyRecorder.from_array("tail", [100] * 10_000 + [5_000_000])
+    ax = plot_histogram(rec, log_count=True)
+    assert ax.get_yscale() == "log" and ax.get_ylabel() == "count (log scale)"
+    assert plot_histogram(rec).get_yscale() == "linear"
+    plt.close("all")

@@ -80,9 +80,17 @@ def _log_edges(values: np.ndarray, bins: int) -> np.ndarray:
 
 
 def plot_histogram(
-    rec: LatencyRecorder, ax: Axes | None = None, title: str | None = None, bins: int = 60
+    rec: LatencyRecorder,
+    ax: Axes | None = None,
+    title: str | None = None,
+    bins: int = 60,
+    log_count: bool = False,
 ) -> Axes:
-    """Histogram of ``rec`` with log-spaced bins and p50 / p99 / p99.9 marked; returns the Axes."""
+    """Histogram of ``rec`` with log-spaced bins and p50 / p99 / p99.9 marked; returns the Axes.
+
+    ``log_count`` puts the count axis on a log scale too, so a tail of a few samples among
+    millions (a resize, a GC pause) stays visible next to the mode.
+    """
     values = _values(rec)
     unit, div = choose_unit(values)
     scaled = values / div
@@ -102,7 +110,9 @@ def plot_histogram(
             label=f"{label} = {fmt_ns(value_ns, (unit, div))}",
         )
     ax.set_xlabel(f"latency ({unit})")
-    ax.set_ylabel("count")
+    if log_count:
+        ax.set_yscale("log")
+    ax.set_ylabel("count (log scale)" if log_count else "count")
     ax.set_title(title if title is not None else f"{rec.name}: {rec.count:,} samples")
     ax.legend(loc="upper right", fontsize="small")
     return ax
