@@ -75,7 +75,7 @@ def test_same_replies_as_real_redis(both):
                 a, b = sorted(a), sorted(b)
             if a != b or type(a) is not type(b):
                 mismatches.append((cmd, a, b))
-    assert not mismatches, "\n".join("%r: redis %r, ours %r" % m for m in mismatches)
+    assert not mismatches, "\n".join("{!r}: redis {!r}, ours {!r}".format(*m) for m in mismatches)
 
 
 @pytest.mark.peer

@@ -18,7 +18,7 @@ def wait_until(pred, timeout_s: float = 10.0):
         if v:
             return v
         time.sleep(0.02)
-    raise AssertionError("condition not reached in %.1f s" % timeout_s)
+    raise AssertionError(f"condition not reached in {timeout_s:.1f} s")
 
 
 def info(c: RawClient, section: str = "replication") -> dict[str, str]:

@@ -20,7 +20,7 @@ from .server import KvServer, new_event_loop
 
 def _yes_no(text: str) -> bool:
     if text.lower() not in ("yes", "no"):
-        raise argparse.ArgumentTypeError("expected yes or no, got %r" % text)
+        raise argparse.ArgumentTypeError(f"expected yes or no, got {text!r}")
     return text.lower() == "yes"
 
 
@@ -41,7 +41,7 @@ def parse_args(argv=None) -> Config:
         try:
             replicaof = (a.replicaof[0], int(a.replicaof[1]))
         except ValueError:
-            p.error("--replicaof: port must be an integer, got %r" % a.replicaof[1])
+            p.error(f"--replicaof: port must be an integer, got {a.replicaof[1]!r}")
     return Config(port=a.port, bind=a.bind, dir=a.dir, appendonly=a.appendonly,
                   appendfsync=a.appendfsync, dbfilename=a.dbfilename, replicaof=replicaof,
                   hz=a.hz)
@@ -68,7 +68,7 @@ def main(argv=None) -> int:
     try:
         loop.run_until_complete(serve(config))
     except (KvError, OSError) as e:
-        print("kv: error: %s" % e, file=sys.stderr)
+        print(f"kv: error: {e}", file=sys.stderr)
         return 1
     finally:
         loop.close()

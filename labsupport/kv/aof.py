@@ -41,7 +41,7 @@ class AofWriter:
 
     def __init__(self, path: str, policy: str = "everysec") -> None:
         if policy not in POLICIES:
-            raise ValueError("appendfsync must be one of %s, not %r" % (POLICIES, policy))
+            raise ValueError(f"appendfsync must be one of {POLICIES}, not {policy!r}")
         self.path = path
         self.policy = policy
         self._lock = threading.Lock()

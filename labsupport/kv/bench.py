@@ -147,10 +147,10 @@ def main(argv=None) -> BenchReport:
         for row in throughput(a.requests, a.repeats):
             report.add("%s %s P%d" % (row["server"], row["test"], row["pipeline"]), **row)
     for row in single_client(a.duration):
-        report.add("%s %s 1 client" % (row["server"], row["test"]), **row)
+        report.add("{} {} 1 client".format(row["server"], row["test"]), **row)
     if shutil.which("redis-benchmark") is not None:
         for row in fsync_policies(a.requests // 2, a.duration):
-            report.add("%s SET fsync=%s" % (row["server"], row["appendfsync"]), **row)
+            report.add("{} SET fsync={}".format(row["server"], row["appendfsync"]), **row)
     report.print()
     report.write()
     return report

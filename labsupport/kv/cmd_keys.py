@@ -131,7 +131,7 @@ def _expire_generic(cl, argv, unit_ms: int, absolute: bool):
         return b"-ERR NX and XX, GT or LT options at the same time are not compatible\r\n"
     if gt and lt:
         return b"-ERR GT and LT options at the same time are not compatible\r\n"
-    bad = resp.error("ERR invalid expire time in '%s' command" % argv[0].decode().lower())
+    bad = resp.error(f"ERR invalid expire time in '{argv[0].decode().lower()}' command")
     if unit_ms == 1000:
         if v > LLONG_MAX // 1000 or v < -(LLONG_MAX // 1000):
             return bad

@@ -13,7 +13,16 @@ import time
 
 from . import resp
 from .commands import (
-    ADMIN, COMMANDS, NOT_INT, PUBSUB, WRITE, alias, arity_error, command, glob_to_regex, parse_int,
+    ADMIN,
+    COMMANDS,
+    NOT_INT,
+    PUBSUB,
+    WRITE,
+    alias,
+    arity_error,
+    command,
+    glob_to_regex,
+    parse_int,
 )
 
 VERSION = "7.0.0-labsupport"
@@ -77,7 +86,7 @@ def cmd_client(cl, argv):
         return resp.NULL
     if sub == b"id":
         return b":%d\r\n" % cl.id
-    return resp.error("ERR unknown subcommand '%s'. Try CLIENT HELP." % argv[1].decode("utf-8", "replace"))
+    return resp.error("ERR unknown subcommand '{}'. Try CLIENT HELP.".format(argv[1].decode("utf-8", "replace")))
 
 
 def _command_info(name: bytes) -> bytes:
@@ -105,7 +114,7 @@ def cmd_command(cl, argv):
         for n in argv[2:]:
             out.append(_command_info(n.lower()) if n.lower() in COMMANDS else resp.NULL_ARRAY)
         return b"".join(out)
-    return resp.error("ERR unknown subcommand '%s'. Try COMMAND HELP." % argv[1].decode("utf-8", "replace"))
+    return resp.error("ERR unknown subcommand '{}'. Try COMMAND HELP.".format(argv[1].decode("utf-8", "replace")))
 
 
 def _config_values(eng) -> dict[str, str]:
@@ -142,11 +151,10 @@ def cmd_config(cl, argv):
         name = argv[2].lower()
         if name == b"appendfsync" and argv[3].lower() in (b"always", b"everysec", b"no"):
             return _set_fsync(cl.engine, argv[3].lower().decode())
-        return resp.error("ERR Unknown option or number of arguments for CONFIG SET - '%s'"
-                          % argv[2].decode("utf-8", "replace"))
+        return resp.error("ERR Unknown option or number of arguments for CONFIG SET - '{}'".format(argv[2].decode("utf-8", "replace")))
     if sub == b"resetstat":
         return resp.OK
-    return resp.error("ERR unknown subcommand '%s'. Try CONFIG HELP." % argv[1].decode("utf-8", "replace"))
+    return resp.error("ERR unknown subcommand '{}'. Try CONFIG HELP.".format(argv[1].decode("utf-8", "replace")))
 
 
 def _set_fsync(eng, policy: str) -> bytes:
@@ -170,7 +178,7 @@ def _info_sections(eng) -> dict[str, list[str]]:
         "master_repl_offset:%d" % link.offset]
     aof = eng.aof
     return {
-        "server": ["redis_version:%s" % VERSION, "redis_mode:standalone",
+        "server": [f"redis_version:{VERSION}", "redis_mode:standalone",
                    "process_id:%d" % os.getpid(), "tcp_port:%d" % eng.config.port,
                    "uptime_in_seconds:%d" % (now - eng.start_time), "hz:%d" % eng.config.hz],
         "clients": ["connected_clients:%d" % len(eng.clients),
@@ -215,7 +223,7 @@ def cmd_info(cl, argv):
     text = []
     for name in wanted:
         if name in sections:
-            text.append("# %s\r\n%s\r\n" % (name.capitalize(), "".join(
+            text.append("# {}\r\n{}\r\n".format(name.capitalize(), "".join(
                 line + "\r\n" for line in sections[name])))
     return resp.bulk("\r\n".join(text).encode())
 

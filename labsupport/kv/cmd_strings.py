@@ -10,7 +10,15 @@ from __future__ import annotations
 
 from . import resp
 from .commands import (
-    LLONG_MAX, LLONG_MIN, NOT_INT, OVERFLOW, SYNTAX, WRITE, WRONGTYPE, arity_error, command,
+    LLONG_MAX,
+    LLONG_MIN,
+    NOT_INT,
+    OVERFLOW,
+    SYNTAX,
+    WRITE,
+    WRONGTYPE,
+    arity_error,
+    command,
     parse_int,
 )
 
@@ -30,7 +38,7 @@ def cmd_get(cl, argv):
 
 
 def _invalid_expire(name: bytes) -> bytes:
-    return resp.error("ERR invalid expire time in '%s' command" % name.decode().lower())
+    return resp.error(f"ERR invalid expire time in '{name.decode().lower()}' command")
 
 
 @command("set", -3, WRITE)

@@ -59,13 +59,13 @@ def alias(name: str, entry: tuple) -> None:
 def arity_error(name: bytes | str) -> bytes:
     if isinstance(name, bytes):
         name = name.decode("utf-8", "replace")
-    return resp.error("ERR wrong number of arguments for '%s' command" % name.lower())
+    return resp.error(f"ERR wrong number of arguments for '{name.lower()}' command")
 
 
 def unknown_command(argv: list[bytes]) -> bytes:
     name = argv[0].decode("utf-8", "replace")
-    rest = "".join("'%s' " % a[:128].decode("utf-8", "replace") for a in argv[1:])
-    return resp.error("ERR unknown command '%s', with args beginning with: %s" % (name, rest))
+    rest = "".join("'{}' ".format(a[:128].decode("utf-8", "replace")) for a in argv[1:])
+    return resp.error(f"ERR unknown command '{name}', with args beginning with: {rest}")
 
 
 _INT_RE = re.compile(rb"-?[1-9][0-9]{0,19}|0")

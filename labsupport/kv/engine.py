@@ -29,13 +29,21 @@ import os
 import time
 from dataclasses import dataclass
 
-from . import cmd_collections, cmd_keys, cmd_server, cmd_strings, pubsub, replication  # noqa: F401
-from . import resp, snapshot
-from .resp import encode_command
+from . import (  # noqa: F401
+    cmd_collections,
+    cmd_keys,
+    cmd_server,
+    cmd_strings,
+    pubsub,
+    replication,
+    resp,
+    snapshot,
+)
 from .aof import AofWriter, load_aof
 from .commands import BLOCKED, COMMANDS, LOOKUP, PUBSUB, WRITE, arity_error, unknown_command
 from .keyspace import Keyspace, wall_clock_ms
 from .replication import MasterState
+from .resp import encode_command
 
 
 @dataclass

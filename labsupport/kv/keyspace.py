@@ -93,9 +93,8 @@ class Keyspace:
             self._drop_deadline(key)
 
     def delete(self, key: bytes) -> bool:
-        if self.lookup(key) is None:
-            if not (self.is_replica and key in self.data):
-                return False
+        if self.lookup(key) is None and not (self.is_replica and key in self.data):
+            return False
             # a replica hides a key past its deadline but deletes it only on its master's DEL
         del self.data[key]
         if key in self.expires:

@@ -181,7 +181,7 @@ class MasterLink(asyncio.Protocol):
     def info_lines(self) -> list[str]:
         up = self.state == "stream"
         return [
-            "master_host:%s" % self.host, "master_port:%d" % self.port,
+            f"master_host:{self.host}", "master_port:%d" % self.port,
             "master_link_status:%s" % ("up" if up else "down"),
             "master_last_io_seconds_ago:%d" % int(time.monotonic() - self.last_io),
             "master_sync_in_progress:%d" % (self.state in ("bulk-len", "bulk")),

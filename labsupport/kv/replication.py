@@ -105,7 +105,7 @@ class MasterState:
         hist = len(self.backlog) if self.backlog is not None else 0
         lines += [
             "master_failover_state:no-failover",
-            "master_replid:%s" % self.replid,
+            f"master_replid:{self.replid}",
             "master_replid2:0000000000000000000000000000000000000000",
             "master_repl_offset:%d" % self.offset,
             "second_repl_offset:-1",

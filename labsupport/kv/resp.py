@@ -165,7 +165,7 @@ class CommandParser:
         while pos < n:
             if buf[pos] != 42:  # not '*': an inline command
                 if not self._inline:
-                    self._fail("expected '*', got %r" % chr(buf[pos]), pos)
+                    self._fail(f"expected '*', got {chr(buf[pos])!r}", pos)
                     return pos
                 nl = find(b"\n", pos)
                 if nl < 0:
@@ -202,7 +202,7 @@ class CommandParser:
                 if p >= n:
                     return pos
                 if buf[p] != 36:  # '$'
-                    self._fail("expected '$', got '%s'" % chr(buf[p]), p)
+                    self._fail(f"expected '$', got '{chr(buf[p])}'", p)
                     return pos
                 nl = find(b"\r\n", p)
                 if nl < 0:
@@ -363,7 +363,7 @@ def to_resp3(name: bytes, reply: bytes) -> bytes:
     of HGETALL, CONFIG GET and HELLO are maps (``%n`` instead of ``*2n``). Everything else
     (simple strings, errors, integers, bulks, arrays) is the same in both versions.
     """
-    if reply == NULL or reply == NULL_ARRAY:
+    if reply in (NULL, NULL_ARRAY):
         return b"_\r\n"
     if reply[:1] == b"*" and name.lower() in _MAP_REPLIES:
         nl = reply.index(b"\r\n")
@@ -443,11 +443,11 @@ class ReplyParser:
                 v, pos = self._one(pos)
                 items.append(v)
             return items, pos
-        raise ProtocolError("Protocol error: bad reply type byte %r" % chr(kind), pos)
+        raise ProtocolError(f"Protocol error: bad reply type byte {chr(kind)!r}", pos)
 
 
 class ReplyError(str):
     """An error reply decoded by :class:`ReplyParser` (a ``str`` holding the message)."""
 
     def __repr__(self) -> str:
-        return "ReplyError(%s)" % str.__repr__(self)
+        return f"ReplyError({str.__repr__(self)})"

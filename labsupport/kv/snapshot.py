@@ -82,8 +82,8 @@ def load(blob: bytes, name: str = "snapshot"):
     body, (crc,) = blob[:-4], _U32.unpack(blob[-4:])
     actual = zlib.crc32(body)
     if actual != crc:
-        raise PersistenceError("%s: checksum mismatch (stored %08x, computed %08x); the file is "
-                               "damaged or was cut short" % (name, crc, actual))
+        raise PersistenceError(f"{name}: checksum mismatch (stored {crc:08x}, computed {actual:08x}); the file is "
+                               "damaged or was cut short")
     pos = len(MAGIC)
     (mlen,) = struct.unpack_from("<H", body, pos)
     pos += 2
