@@ -90,13 +90,16 @@ def cmd_client(cl, argv):
 
 
 def _command_info(name: bytes) -> bytes:
-    """COMMAND INFO's 6-field form: name, arity, flags, first key, last key, key step."""
+    """One command's COMMAND INFO entry (the 10 fields of Redis 7)."""
     _fn, arity, flags = COMMANDS[name]
     words = [b"write" if flags & WRITE else b"readonly"]
     if flags & PUBSUB:
         words.append(b"pubsub")
     keys = b":0\r\n:0\r\n:0\r\n" if flags & (PUBSUB | ADMIN) else b":1\r\n:1\r\n:1\r\n"
-    return b"*6\r\n" + resp.bulk(name) + b":%d\r\n" % arity + resp.array(words) + keys
+    acl = resp.array([b"@write" if flags & WRITE else b"@read"])
+    # Redis 7's 10 fields: ... first/last key, step, ACL categories, tips, key specs, subcommands
+    return (b"*10\r\n" + resp.bulk(name) + b":%d\r\n" % arity + resp.array(words) + keys + acl
+            + resp.EMPTY_ARRAY * 3)
 
 
 @command("command", -1)
