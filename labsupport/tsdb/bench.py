@@ -224,22 +224,19 @@ def check_same_answers(w: Workload, paths: dict[str, str]) -> None:
 
 
 def latency_vs_range(
-    path: str, w: Workload, lengths_ns: list[int], repeats: int = 5
+    db: TickDB, symbol: str, start: int, lengths_ns: list[int], repeats: int = 5
 ) -> pd.DataFrame:
-    """Median query time of ours for ranges of growing length (same symbol, same start)."""
-    sym, start, _ = w.queries[0]
-    start = w.day[0]
+    """Median query time for ranges of growing length (same symbol, same start)."""
     rows = []
-    with TickDB(path) as db:
-        for ln in lengths_ns:
-            times = []
-            for _ in range(repeats):
-                t0 = time.perf_counter_ns()
-                q = db.query(sym, start, start + ln)
-                times.append(time.perf_counter_ns() - t0)
-            rows.append(
-                {"range_s": ln / 1e9, "points": q["ts"].size, "median_us": np.median(times) / 1e3}
-            )
+    for ln in lengths_ns:
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter_ns()
+            q = db.query(symbol, start, start + ln)
+            times.append(time.perf_counter_ns() - t0)
+        rows.append(
+            {"range_s": ln / 1e9, "points": q["ts"].size, "median_us": np.median(times) / 1e3}
+        )
     return pd.DataFrame(rows)
 
 
