@@ -8,14 +8,20 @@ memory:
    starts where message k's length says. It walks the 2-byte length prefixes, validates each
    type byte and length against the layout table, and records (offset, type) of every message.
    With numba (the ``fast`` extra) it is a compiled loop; without it, the same loop in Python.
-2. **Group by type**: a stable argsort of the one-byte type codes (numpy uses a radix sort for
-   8-bit keys) gives, for each type, the offsets of its messages in wire order.
-3. **Gather**: numpy can view the raw bytes as an array of big-endian records *with a stride of
-   one byte* (a record may start at any byte). Fancy-indexing that view with the offsets of one
-   type copies each message's bytes into a fresh, contiguous array of records: one memcpy per
-   message inside numpy, no Python.
-4. **Convert**: per field, one vectorised byte swap into a native-endian output array; the
-   6-byte timestamp is declared as a 2-byte and a 4-byte field and joined with a shift.
+2. **Gather, numpy path** (no numba): a stable argsort of the one-byte type codes gives, per
+   type, the offsets of its messages in wire order. numpy can view the raw bytes as an array
+   of big-endian records *with a stride of one byte* (a record may start at any byte);
+   fancy-indexing that view with one type's offsets copies each message into a contiguous
+   array of records. Then, per field, one vectorised byte swap into the native-endian output
+   (the 6-byte timestamp is declared as a 2-byte and a 4-byte field and joined with a shift).
+3. **Gather, numba path** (``fast`` extra): the numpy path touches every message several
+   times (sort, gather, one pass per field, misaligned big-endian casts are slow in numpy).
+   With numba, one compiled pass walks the messages in wire order and copies each field's
+   bytes (reversed for integers, so they land little-endian) straight into its slot of one
+   preallocated buffer that holds every type's output array back to back; the arrays are
+   then zero-copy views of that buffer. The copy plan (source offset, length, destination
+   offset, length, swap?) per type is derived from the same layout table, flattened into a
+   byte map: for each output byte, which message byte feeds it.
 
 The dtypes are derived from :data:`LAYOUTS` (same table as the streaming parser). Output
 fields keep the spec names; Alpha fields stay space-padded ``S`` bytes, prices stay integers
@@ -186,6 +192,68 @@ def _raise_scan_error(raw, status: int, pos: int, end: int) -> None:
     raise LengthMismatch(f"type {chr(t)!r} is {int(_SIZES[t])} bytes but its length prefix says {ln}", pos)
 
 
+def _byte_map() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per type, for every byte of the native output record, the source byte in the message
+    (-1: a zero byte). Integers are mapped reversed, so they land little-endian."""
+    rows, start, isz = [], np.zeros(257, np.int64), np.zeros(256, np.int64)
+    for t, lay in LAYOUTS.items():
+        nat = NATIVE_DTYPES[t]
+        m = np.full(nat.itemsize, -1, dtype=np.int64)
+        for f in lay.fields[1:]:
+            dst = nat.fields[f.name][1]
+            if f.kind == "alpha":
+                m[dst : dst + f.length] = np.arange(f.offset, f.offset + f.length)
+            else:
+                m[dst : dst + f.length] = np.arange(f.offset + f.length - 1, f.offset - 1, -1)
+        isz[ord(t)] = nat.itemsize
+        rows.append((ord(t), m))
+    flat, pos = [], 0
+    for code, m in sorted(rows):
+        start[code] = pos
+        flat.append(m)
+        pos += len(m)
+    return np.concatenate(flat), start, isz
+
+
+_MAP, _MAP_START, _ISZ = _byte_map()
+
+if HAVE_NUMBA:
+
+    @njit(cache=True, nogil=True)
+    def _gather_nb(raw, offsets, types, region_start, isz, bmap, map_start, wanted, out):  # pragma: no cover
+        cursor = np.zeros(256, dtype=np.int64)
+        for i in range(len(offsets)):
+            t = types[i]
+            if not wanted[t]:
+                continue
+            n = isz[t]
+            src = offsets[i]
+            dst = region_start[t] + cursor[t] * n
+            cursor[t] += 1
+            m0 = map_start[t]
+            for j in range(n):
+                k = bmap[m0 + j]
+                out[dst + j] = raw[src + k] if k >= 0 else 0
+
+
+def _decode_numba(raw, offsets, codes, types):
+    counts = np.bincount(codes, minlength=256)
+    wanted = np.zeros(256, dtype=np.bool_)
+    for letter in LAYOUTS:
+        wanted[ord(letter)] = types is None or letter in types
+    counts[~wanted] = 0
+    sizes = counts * _ISZ
+    region = np.concatenate(([0], np.cumsum(sizes)))[:256]
+    out = np.empty(int(sizes.sum()), dtype=np.uint8)
+    _gather_nb(raw, offsets, codes, region, _ISZ, _MAP, _MAP_START, wanted, out)
+    arrays = {}
+    for letter in LAYOUTS:
+        c = ord(letter)
+        if counts[c]:
+            arrays[letter] = out[region[c] : region[c] + sizes[c]].view(NATIVE_DTYPES[letter])
+    return arrays
+
+
 @dataclass
 class Decoded:
     """Result of :func:`decode`: per-type arrays plus the wire order (offsets, type codes)."""
@@ -228,7 +296,11 @@ def decode(buf, *, types: str | None = None, use_numba: bool | None = None) -> D
     validates every message of the buffer.
     """
     raw = np.frombuffer(buf, dtype=np.uint8)
+    if use_numba is None:
+        use_numba = HAVE_NUMBA
     offsets, codes = scan(raw, use_numba=use_numba)
+    if use_numba and HAVE_NUMBA:
+        return Decoded(_decode_numba(raw, offsets, codes, types), offsets, codes)
     order = np.argsort(codes, kind="stable")
     counts = np.bincount(codes, minlength=256)
     starts = np.concatenate(([0], np.cumsum(counts)))
