@@ -149,23 +149,56 @@ class ItchBook:
             self.messages += len(dec)
             return len(dec)
         kinds, refs, locs, sides, prices, shares, new_refs = cols
-        orders = self.orders
-        remove, add = self._remove, self._add
+        orders, levels = self.orders, self.levels
+        slow_add, slow_remove = self._add, self._remove
+        unknown = 0
+        # The common cases are inlined (a method call costs as much as the work itself);
+        # anything unusual (duplicate reference, over-execution, unknown order) takes the
+        # general methods above, which count it.
         for k, ref, loc, side, price, qty, new_ref in zip(kinds, refs, locs, sides, prices, shares, new_refs):
             if k == _ADD:
-                add(ref, loc, side, price, qty)
-            elif k in (_EXEC, _CANCEL):
-                remove(ref, qty)
-            else:
-                o = orders.get(ref)
-                if o is None:
-                    self.unknown_refs += 1
-                elif k == _DELETE:
-                    remove(ref, o[3])
+                if ref in orders:
+                    slow_add(ref, loc, side, price, qty)
+                    continue
+                orders[ref] = [loc, side, price, qty]
+                sd = levels.get(loc)
+                if sd is None:
+                    sd = levels[loc] = ({}, {})
+                lv = sd[0] if side > 0 else sd[1]
+                level = lv.get(price)
+                if level is None:
+                    lv[price] = [qty, 1]
                 else:
-                    loc0, side0 = o[0], o[1]
-                    remove(ref, o[3])
-                    add(new_ref, loc0, side0, price, qty)
+                    level[0] += qty
+                    level[1] += 1
+                continue
+            o = orders.get(ref)
+            if o is None:
+                unknown += 1
+                continue
+            left = o[3]
+            if k == _REPLACE:
+                loc0, side0 = o[0], o[1]
+                slow_remove(ref, left)
+                slow_add(new_ref, loc0, side0, price, qty)
+                continue
+            if k == _DELETE:
+                qty = left
+            elif qty > left:
+                slow_remove(ref, qty)  # over-execution: counted as an anomaly
+                continue
+            sd = levels[o[0]]
+            lv = sd[0] if o[1] > 0 else sd[1]
+            level = lv[o[2]]
+            level[0] -= qty
+            if qty < left:  # partial: the order keeps its place
+                o[3] = left - qty
+                continue
+            del orders[ref]
+            level[1] -= 1
+            if level[1] == 0:
+                del lv[o[2]]
+        self.unknown_refs += unknown
         self.messages += len(dec)
         return len(dec)
 
