@@ -6,11 +6,16 @@ it with a message when it is absent.
 
 from __future__ import annotations
 
+import os
+
 from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 
 app = FastAPI()
+if os.environ.get("LAB_HTTP_ROOT"):  # the benchmark's static-file workload
+    app.mount("/static", StaticFiles(directory=os.environ["LAB_HTTP_ROOT"]), name="static")
 
 
 class Order(BaseModel):

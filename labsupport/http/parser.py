@@ -137,6 +137,7 @@ class ConnectionClosed:
     """The client closed its side between two requests (a clean end)."""
 
 
+_new_tuple = tuple.__new__
 _END = EndOfMessage()
 _CLOSED = ConnectionClosed()
 
@@ -145,6 +146,8 @@ _TCHAR = b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqr
 # Allowed anywhere in a head: visible ASCII, SP, HTAB, obs-text, and CR LF (checked apart).
 _HEAD_OK = bytes(range(0x20, 0x7F)) + b"\t\r\n" + bytes(range(0x80, 0x100))
 # Allowed in a request-target: visible ASCII except '#' (a fragment is never sent).
+_LINE_OK = bytes(range(0x20, 0x7F)) + b"\t" + bytes(range(0x80, 0x100))
+_CRLF_RUNS = [b"\r\n" * k for k in range(129)]
 _TARGET_OK = bytes(c for c in range(0x21, 0x7F) if c != 0x23)
 _HEXDIG = b"0123456789abcdefABCDEF"
 _EXT_OK = bytes(range(0x20, 0x7F)) + b"\t" + bytes(range(0x80, 0x100))
@@ -257,6 +260,8 @@ class RequestParser:
     def _read_head(self) -> Request | EndOfMessage | ConnectionClosed | _Sentinel:
         buf = self._buf
         pos = self._pos
+        if pos == len(buf):  # nothing buffered: the common end of a data_received
+            return _CLOSED if self._eof else NEED_DATA
         # RFC 9112 section 2.2: ignore empty lines received before the request line.
         while buf.startswith(b"\r\n", pos):
             pos += 2
@@ -293,12 +298,15 @@ class RequestParser:
     def _parse_head(self, head: bytes) -> Request | EndOfMessage:
         lines = head.split(b"\r\n")
         n_lines = len(lines)
-        # Every CR and LF must belong to a CRLF pair: a bare one is a smuggling vector.
-        if head.count(b"\n") != n_lines - 1 or head.count(b"\r") != n_lines - 1:
-            raise BadRequest("bare CR or LF in the request head (lines must end with CRLF)")
-        if head.translate(None, _HEAD_OK):
-            bad = next(i for i, c in enumerate(head) if c not in _HEAD_OK)
-            raise BadRequest(f"control byte 0x{head[bad]:02x} at offset {bad} of the head")
+        # One translate deletes every allowed byte except CR and LF: what is left must be
+        # exactly the CRLF pairs between the lines. A bare CR or LF (a smuggling vector) or a
+        # control byte leaves something else.
+        if head.translate(None, _LINE_OK) != _CRLF_RUNS[n_lines - 1 if n_lines <= 128 else 0]:
+            if head.count(b"\n") != n_lines - 1 or head.count(b"\r") != n_lines - 1:
+                raise BadRequest("bare CR or LF in the request head (lines must end with CRLF)")
+            bad = next((i for i, c in enumerate(head) if c not in _HEAD_OK), None)
+            if bad is not None:
+                raise BadRequest(f"control byte 0x{head[bad]:02x} at offset {bad} of the head")
         limits = self.limits
         if n_lines - 1 > limits.max_header_count:
             raise HeaderFieldsTooLarge(f"more than {limits.max_header_count} header fields")
@@ -404,10 +412,10 @@ class RequestParser:
             self._state = _S_LENGTH
             self._remaining = length or 0
         keep_alive = (not conn_close) if v11 else (conn_keep and not conn_close)
-        req = Request(method, target, path_b.decode("ascii"), query, "1.1" if v11 else "1.0",
-                      tuple(headers), keep_alive, expect_continue,
-                      None if chunked else (length or 0), chunked)
-        return req
+        # tuple.__new__ skips the NamedTuple's Python-level __new__ (a frame per request).
+        return _new_tuple(Request, (method, target, path_b.decode("ascii"), query,
+                                    "1.1" if v11 else "1.0", tuple(headers), keep_alive,
+                                    expect_continue, None if chunked else (length or 0), chunked))
 
     # -- bodies --------------------------------------------------------------------------
     def _read_length_body(self) -> Data | EndOfMessage | _Sentinel:

@@ -173,10 +173,10 @@ class Response:
     def __init__(self, body: bytes | str = b"", status: int = 200, *,
                  content_type: bytes | str = b"text/plain; charset=utf-8",
                  headers: Iterable[tuple[str | bytes, str | bytes]] | None = None) -> None:
-        self.body = body.encode() if isinstance(body, str) else body
+        self.body = body.encode() if type(body) is str else body
         self.status = status
-        self.content_type = _as_bytes(content_type)
-        self.headers = normalize_headers(headers)
+        self.content_type = content_type if type(content_type) is bytes else content_type.encode()
+        self.headers = normalize_headers(headers) if headers else []
 
     def header(self, name: bytes) -> bytes | None:
         for k, v in self.headers:

@@ -14,7 +14,8 @@ a path that matches nothing is a 404. HEAD is served by GET routes.
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
@@ -23,18 +24,19 @@ from .response import Response
 
 __all__ = ["Handler", "HttpRequest", "Router"]
 
+_NO_PARAMS: Mapping[str, Any] = MappingProxyType({})
+
 
 class HttpRequest:
     """One request as a handler sees it: the parsed head, the whole body, route params."""
 
-    __slots__ = ("head", "body", "params", "peer", "scope")
+    __slots__ = ("head", "body", "params", "peer")
 
     def __init__(self, head: Request, body: bytes = b"", peer: Any = None) -> None:
         self.head = head
         self.body = body
-        self.params: dict[str, Any] = {}
+        self.params: Mapping[str, Any] = _NO_PARAMS  # the router sets a dict when it has some
         self.peer = peer
-        self.scope: dict[str, Any] = {}  # free space for middleware (timings, user, ...)
 
     @property
     def method(self) -> str:
