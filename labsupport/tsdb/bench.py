@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..measure import BenchReport, scaled, side_by_side
+from ..measure import BenchReport, machine_line, scaled, side_by_side
 from . import kernels
 from .db import TickDB
 
@@ -194,12 +194,12 @@ def candidates(w: Workload, paths: dict[str, str], kind: str, interval_ns: int =
     if duckdb is not None:
         dcon = duckdb.connect(paths["duckdb"], read_only=True)
         conns.append(dcon)
-        sql = RANGE_SQL if kind == "range" else DUCK_BARS_SQL.format(i=interval_ns)
-        out["duckdb"] = _cycler(items, lambda s, a, b: dcon.execute(sql, [s, a, b]).fetchnumpy())
+        dsql = RANGE_SQL if kind == "range" else DUCK_BARS_SQL.format(i=interval_ns)
+        out["duckdb"] = _cycler(items, lambda s, a, b: dcon.execute(dsql, [s, a, b]).fetchnumpy())
     scon = sqlite3.connect(paths["sqlite"])
     conns.append(scon)
-    sql = RANGE_SQL if kind == "range" else BARS_SQL.format(i=interval_ns)
-    out["sqlite"] = _cycler(items, lambda s, a, b: scon.execute(sql, (s, a, b)).fetchall())
+    ssql = RANGE_SQL if kind == "range" else BARS_SQL.format(i=interval_ns)
+    out["sqlite"] = _cycler(items, lambda s, a, b: scon.execute(ssql, (s, a, b)).fetchall())
     if pq is not None and kind == "range":
         filt = lambda s, a, b: [("symbol", "=", s), ("ts", ">=", a), ("ts", "<", b)]  # noqa: E731
         out["parquet"] = _cycler(
@@ -208,19 +208,47 @@ def candidates(w: Workload, paths: dict[str, str], kind: str, interval_ns: int =
     return out, conns
 
 
-def check_same_answers(w: Workload, paths: dict[str, str]) -> None:
-    """The peers answer the same question: counts and volumes agree for every query."""
-    with TickDB(paths["ours"]) as db:
-        for s, a, b in w.queries[:4]:
-            ours = db.query(s, a, b)
-            if duckdb is not None:
-                with duckdb.connect(paths["duckdb"], read_only=True) as con:
-                    d = con.execute(RANGE_SQL, [s, a, b]).fetchnumpy()
-                assert np.array_equal(d["ts"], ours["ts"]) and d["size"].sum() == ours["size"].sum()
-            con = sqlite3.connect(paths["sqlite"])
-            rows = con.execute(RANGE_SQL, (s, a, b)).fetchall()
-            con.close()
-            assert len(rows) == ours["ts"].size
+def check_same_answers(w: Workload, paths: dict[str, str], interval_ns: int = 60 * 10**9) -> int:
+    """The peers answer the same questions: range queries and bars agree. Returns checks made."""
+    checks = 0
+    scon = sqlite3.connect(paths["sqlite"])
+    dcon = duckdb.connect(paths["duckdb"], read_only=True) if duckdb is not None else None
+    try:
+        with TickDB(paths["ours"]) as db:
+            for s, a, b in w.queries[:4]:
+                ours = db.query(s, a, b)
+                rows = scon.execute(RANGE_SQL, (s, a, b)).fetchall()
+                assert [r[0] for r in rows] == ours["ts"].tolist(), f"sqlite range {s}"
+                bars = db.bars(s, a, b, interval_ns)
+                sb = scon.execute(BARS_SQL.format(i=interval_ns), (s, a, b)).fetchall()
+                want = bars[["start", "open", "high", "low", "close", "volume", "count"]]
+                assert [tuple(r) for r in sb] == list(want.itertuples(index=False, name=None)), (
+                    f"sqlite bars {s}"
+                )
+                checks += 2
+                if dcon is not None:
+                    d = dcon.execute(RANGE_SQL, [s, a, b]).fetchnumpy()
+                    assert np.array_equal(d["ts"], ours["ts"]) and np.array_equal(
+                        d["price"], ours["price"]
+                    )
+                    db_ = dcon.execute(DUCK_BARS_SQL.format(i=interval_ns), [s, a, b]).fetchnumpy()
+                    got = list(db_.values())
+                    for j, col in (
+                        (0, "start"),
+                        (2, "high"),
+                        (3, "low"),
+                        (5, "volume"),
+                        (6, "count"),
+                    ):
+                        assert np.array_equal(np.asarray(got[j]), want[col].to_numpy()), (
+                            f"duckdb bars {col}"
+                        )
+                    checks += 2
+    finally:
+        scon.close()
+        if dcon is not None:
+            dcon.close()
+    return checks
 
 
 def latency_vs_range(
@@ -268,7 +296,7 @@ def run(n: int, repeats: int = 7, workdir: str | None = None) -> dict:
             size["duckdb"] = os.path.getsize(paths["duckdb"])
         if pq is not None:
             size["parquet zstd"] = os.path.getsize(paths["parquet"])
-        check_same_answers(w, paths)
+        checks = check_same_answers(w, paths)
         results = {}
         for kind in ("range", "bars"):
             cands, conns = candidates(w, paths, kind)
@@ -290,6 +318,7 @@ def run(n: int, repeats: int = 7, workdir: str | None = None) -> dict:
             "range": results["range"],
             "bars": results["bars"],
             "skipped": [p for p, m in (("duckdb", duckdb), ("pyarrow", pq)) if m is None],
+            "answers_checked": checks,
         }
     finally:
         if own_tmp:
@@ -320,7 +349,12 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
     res = run(args.ticks, args.repeats)
     rep = report(res)
-    rep.print()
+    print(
+        f"tsdb benchmark: {res['workload'].n:,} ticks, {len(res['workload'].names)} symbols, on {machine_line()}"
+    )
+    print("\ningest through the Python API:\n" + res["ingest"].round(3).to_string())
+    print(f"(ours, full compaction afterwards: {res['compact_s']:.3f} s)")
+    print("\nsize on disk:\n" + res["size"].round(3).to_string())
     for kind in ("range", "bars"):
         print(f"\n{kind} query (ratio: time vs {res[kind].baseline}):")
         print(res[kind].table.to_string())
