@@ -116,6 +116,17 @@ def single_client(duration_s: float, workdir: str | None = None) -> list[dict]:
     return rows
 
 
+def latency_runs(port: int, duration_s: float, cpu: int | None = LOAD_CPU) -> list:
+    """Single-connection closed-loop GET and SET, unpipelined and 16 deep: LoadResults."""
+    out = []
+    for label, req, depth in (("GET", GET, 1), ("SET", SET, 1), ("GET x16", GET, 16),
+                              ("SET x16", SET, 16)):
+        out.append(run_load("127.0.0.1", port, request=req, framer=RespReplyFramer(),
+                            connections=1, pipeline=depth, duration_s=duration_s,
+                            warmup_s=0.2, cpu=cpu, name=label))
+    return out
+
+
 def fsync_policies(n: int, duration_s: float, workdir: str | None = None) -> list[dict]:
     """SET throughput (-c 50) and single-client SET p50 for each appendfsync policy."""
     workdir = workdir or tempfile.mkdtemp(prefix="kv-bench-")

@@ -47,3 +47,17 @@ def expiry_reclaim(n_keys: int = 20_000, ttl_window_ms: int = 2_000, steps: int 
         return pd.DataFrame(rows)
     finally:
         tracemalloc.stop()
+
+
+def pipelined_reads(engine: Engine, client, read: bytes, n: int) -> int:
+    """Feed the same pipelined read ``n`` times through a parser and ``Engine.run_batch``
+    (the whole command path without sockets; what the notebook line-profiles)."""
+    from .resp import CommandParser
+
+    parser = CommandParser()
+    total = 0
+    for _ in range(n):
+        cmds = parser.feed(read)
+        engine.run_batch(client, cmds)
+        total += len(cmds)
+    return total
