@@ -103,9 +103,13 @@ events_strategy = st.lists(
         st.tuples(st.just(ADD), st.sampled_from(SYMBOLS), st.integers(1, 30),
                   st.sampled_from([BUY, SELL]), st.sampled_from([LIMIT, LIMIT, LIMIT, MARKET, 2, 3]),
                   st.integers(98, 102), st.integers(1, 12), st.integers(1, 3)),
+        # anything at all in the fields: must be rejected identically, never crash
+        st.tuples(st.just(ADD), st.sampled_from(SYMBOLS), st.integers(1, 30),
+                  st.integers(-2, 2), st.integers(-1, 5), st.integers(-3, 102),
+                  st.integers(-3, 12), st.integers(0, 3)),
         st.tuples(st.just(CANCEL), st.none(), st.integers(1, 30)),
-        st.tuples(st.just(MODIFY), st.none(), st.integers(1, 30), st.integers(98, 102),
-                  st.integers(1, 12)),
+        st.tuples(st.just(MODIFY), st.none(), st.integers(1, 30), st.integers(-1, 102),
+                  st.integers(-1, 12)),
     ),
     max_size=80,
 )
@@ -117,7 +121,7 @@ def to_events(raw):
         if r[0] == ADD:
             _, sym, oid, side, otype, price, qty, acct = r
             out.append(OrderEvent(seq, sym, ADD, oid, side, otype,
-                                  0 if otype == MARKET else price, qty, acct))
+                                  0 if otype == MARKET and price > 50 else price, qty, acct))
         elif r[0] == CANCEL:
             out.append(OrderEvent(seq, r[1], CANCEL, r[2]))
         else:

@@ -18,8 +18,9 @@ Public surface (names kept stable for the labs that drive the engine):
 """
 
 from .book import Level, Order, OrderBook
-from .engine import Listener, MatchingEngine, Recorder
+from .engine import MatchingEngine
 from .levels import LADDERS, NO_ASK, NO_BID
+from .listener import Listener, Recorder
 from .pnl import PositionBook
 from .reference import ReferenceEngine
 from .types import (

@@ -15,8 +15,9 @@ from fractions import Fraction
 from pathlib import Path
 
 from . import csvio
-from .engine import MatchingEngine, Recorder
+from .engine import MatchingEngine
 from .levels import LADDERS
+from .listener import Recorder
 from .types import PRICE_SCALE, EventFormatError
 
 

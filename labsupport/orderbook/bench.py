@@ -32,8 +32,9 @@ from collections.abc import Callable
 
 from labsupport.measure import BenchReport, LatencyRecorder, scaled
 
-from .engine import MatchingEngine, Recorder
+from .engine import MatchingEngine
 from .levels import LADDERS
+from .listener import Recorder
 from .reference import ReferenceEngine
 from .types import BUY, LIMIT, MARKET, SELL
 

@@ -9,8 +9,9 @@ import numpy as np
 import pandas as pd
 
 from .csvio import format_money, format_price
-from .engine import MatchingEngine, Recorder
+from .engine import MatchingEngine
 from .levels import NO_ASK, NO_BID
+from .listener import Recorder
 from .types import BUY, SELL, Reject, Trade
 
 

@@ -26,6 +26,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 
 from .book import Order, OrderBook
+from .listener import Listener
 from .pnl import PositionBook
 from .types import (
     ADD,
@@ -62,49 +63,6 @@ from .types import (
 # Enum members looked up once: attribute access on an Enum class costs ~100 ns in CPython 3.11.
 _NEW, _PARTIAL, _FILLED = Status.NEW, Status.PARTIALLY_FILLED, Status.FILLED
 _CANCELED, _EXPIRED, _REPLACED = Status.CANCELED, Status.EXPIRED, Status.REPLACED
-
-
-class Listener:
-    """Receives what the engine publishes. Subclass and override what you need.
-
-    ``wants_l2`` turns on incremental L2 updates (they cost a little on every event)."""
-
-    wants_l2 = False
-
-    def on_trade(self, trade: Trade) -> None:
-        pass
-
-    def on_execution(self, report: ExecutionReport) -> None:
-        pass
-
-    def on_reject(self, reject: Reject) -> None:
-        pass
-
-    def on_l2_update(self, update: L2Update) -> None:
-        pass
-
-
-class Recorder(Listener):
-    """A listener that keeps everything in lists (tests, CLI, notebook)."""
-
-    def __init__(self, l2: bool = False) -> None:
-        self.wants_l2 = l2
-        self.trades: list[Trade] = []
-        self.executions: list[ExecutionReport] = []
-        self.rejects: list[Reject] = []
-        self.l2_updates: list[L2Update] = []
-
-    def on_trade(self, trade: Trade) -> None:
-        self.trades.append(trade)
-
-    def on_execution(self, report: ExecutionReport) -> None:
-        self.executions.append(report)
-
-    def on_reject(self, reject: Reject) -> None:
-        self.rejects.append(reject)
-
-    def on_l2_update(self, update: L2Update) -> None:
-        self.l2_updates.append(update)
 
 
 class MatchingEngine:
