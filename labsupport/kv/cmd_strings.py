@@ -48,7 +48,8 @@ def cmd_set(cl, argv):
     if len(argv) == 3 and not ks.expires:
         # The plain "SET key value" of benchmarks: no options, no deadlines anywhere.
         ks.data[key] = argv[2]
-        cl.engine.propagate(argv)
+        cl.engine._pending.append(argv)   # what propagate() does, without the call
+        ks.dirty += 1
         return OK
     nx = xx = get = keepttl = False
     unit = None

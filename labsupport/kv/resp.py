@@ -92,23 +92,24 @@ class CommandParser:
                     self.error = ProtocolError("Protocol error: query buffer limit exceeded", 0)
                 return []
             buf = b"".join(self._chunks)
+            self._chunks = []
+            self._have = 0
         else:
-            buf = bytes(data)
+            buf = data if type(data) is bytes else bytes(data)
         out: list[list[bytes]] = []
         self._need = 0
         pos = self._fast(buf, out)
-        if pos < len(buf):
+        n = len(buf)
+        if pos < n:
             pos = self._parse(buf, out, pos)
         self.consumed += pos
-        rest = len(buf) - pos
-        if rest and self.error is None:
+        if pos < n and self.error is None:
+            # keep the incomplete tail for the next read
             self._chunks = [buf[pos:]] if pos else [buf]
-            self._have = rest
-            if rest > MAX_QUERY_BUFFER:
+            self._have = n - pos
+            if self._have > MAX_QUERY_BUFFER:
                 self.error = ProtocolError("Protocol error: query buffer limit exceeded", pos)
         else:
-            self._chunks = []
-            self._have = 0
             self._need = 0
         return out
 
