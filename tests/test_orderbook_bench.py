@@ -27,3 +27,12 @@ def test_throughput_and_latency_run_on_a_small_flow():
     recs = op_latencies(rows, sweeps=20, sweep_levels=3)
     assert recs["add (rests)"].count > 1000 and recs["cancel"].count > 500
     assert recs["sweep 3 levels"].count == 20
+
+
+def test_queue_workload_has_the_queues_it_claims():
+    prefill, stream = depth_rows(5, 2000, per_level=30)
+    eng = MatchingEngine(pnl=False)
+    eng.process_rows(prefill)
+    assert {lv.orders for lv in eng.l2_snapshot(0, None).bids} == {30}
+    eng.process_rows(stream)
+    check_invariants(eng)

@@ -13,7 +13,9 @@ Workloads (all seeded):
   levels at once.
 - ``depth``: a synthetic book with D price levels per side (4 orders each) and a stream of
   adds at uniformly random prices among 2D (so levels are born and die at every depth) and
-  cancels of random live orders: how the cost grows with depth, per ladder design.
+  cancels of random live orders: how the cost grows with depth, per ladder design; then the
+  same at 20 levels with 1 to 1024 orders per level (how it grows with the number of live
+  orders when the queues get long).
 
 Throughput runs are repeated with the candidates interleaved; the table gives the median and
 the best wall-clock rate and the median rate per CPU second of the replaying thread (robust to
@@ -157,15 +159,17 @@ def sweep_latency(n: int, levels: int, ladder: str = "sorted-list") -> LatencyRe
     return rec
 
 
-def depth_rows(depth: int, n_events: int, seed: int = 1) -> tuple[list[tuple], list[tuple]]:
-    """(prefill, stream) for a book of ``depth`` levels per side, see the module docstring."""
+def depth_rows(depth: int, n_events: int, seed: int = 1,
+               per_level: int = 4) -> tuple[list[tuple], list[tuple]]:
+    """(prefill, stream) for a book of ``depth`` levels per side with ``per_level`` orders in
+    each, see the module docstring."""
     rng = random.Random(seed)
     mid = 100_000
     prefill, live = [], []
     oid = 1
     for lv in range(depth):
         for side, price in ((BUY, mid - 1 - 2 * lv), (SELL, mid + 1 + 2 * lv)):
-            for _ in range(4):
+            for _ in range(per_level):
                 prefill.append((oid, 0, 0, oid, side, LIMIT, price, 100, 1))
                 live.append(oid)
                 oid += 1
@@ -223,6 +227,23 @@ def snapshot_latency(depth: int, n: int = 2000) -> dict[str, LatencyRecorder]:
     return out
 
 
+def queue_scaling(per_level: list[int], n_events: int, depth: int = 20,
+                  repeats: int = 3) -> list[dict]:
+    """Events per CPU second of the depth workload at a fixed depth, as the queues at each
+    level grow: a deque per level makes add and cancel O(1) whatever the queue length."""
+    out = []
+    for k in per_level:
+        prefill, stream = depth_rows(depth, n_events, per_level=k)
+        cpu = []
+        for _ in range(repeats):
+            eng = MatchingEngine(pnl=False)
+            eng.process_rows(prefill)
+            cpu.append(_rates(lambda eng=eng: eng, stream)[1])
+        out.append({"orders_per_level": k, "live_orders": 2 * depth * k,
+                    "ev_per_cpu_s": statistics.median(cpu)})
+    return out
+
+
 def main(argv: list[str] | None = None) -> BenchReport:
     ap = argparse.ArgumentParser(prog="python -m labsupport.orderbook.bench",
                                  description=__doc__.split("\n\n")[0])
@@ -256,6 +277,11 @@ def main(argv: list[str] | None = None) -> BenchReport:
     for r in depth_scaling(depths, scaled(ci=50_000, default=200_000, full=500_000)):
         report.add(f"depth {r['depth_levels']} {r['ladder']}", live_orders=r["live_orders"],
                    ev_per_s_median=round(r["ev_per_s"]), ev_per_cpu_s=round(r["ev_per_cpu_s"]))
+    for r in queue_scaling(scaled(ci=[1, 16, 256], default=[1, 4, 16, 64, 256, 1024],
+                                  full=[1, 4, 16, 64, 256, 1024, 4096]),
+                           scaled(ci=30_000, default=100_000, full=300_000)):
+        report.add(f"queue {r['orders_per_level']} per level", live_orders=r["live_orders"],
+                   ev_per_cpu_s=round(r["ev_per_cpu_s"]))
     report.print()
     if not args.no_write:
         print(f"wrote {report.write()}")
