@@ -36,7 +36,7 @@ from .itch.book import ItchBook
 from .itch.parser import iter_messages, iter_tuples
 from .itch.vector import HAVE_NUMBA, decode, scan
 
-__all__ = ["make_day", "fix_session", "parse_all", "itch_rates", "fix_compare", "main"]
+__all__ = ["make_day", "fix_session", "parse_all", "time_vs_size", "itch_rates", "fix_compare", "main"]
 
 
 def make_day(n_events: int, seed: int = 7, n_symbols: int = 4):
@@ -91,6 +91,27 @@ def parse_all(msgs: list[bytes]) -> int:
     for m in msgs:
         fix_parse(m)
     return len(msgs)
+
+
+def time_vs_size(data: bytes, sizes: list[int], *, copies: int = 20) -> list[dict]:
+    """Seconds to parse the first n messages of ``data`` (replicated), streaming vs vectorised."""
+    from .itch.layout import LAYOUTS
+
+    big = data * copies
+    offs, _ = scan(big)
+    rows = []
+    for n in sizes:
+        if n > len(offs):
+            break
+        last = int(offs[n - 1])
+        buf = big[: last + LAYOUTS[chr(big[last])].size]
+        t0 = time.perf_counter()
+        _count(iter_tuples(buf))
+        t1 = time.perf_counter()
+        decode(buf)
+        t2 = time.perf_counter()
+        rows.append({"messages": n, "stream s": t1 - t0, "vector s": t2 - t1})
+    return rows
 
 
 def itch_rates(data: bytes, *, repeats: int = 5, min_messages: int = 1_000_000) -> dict[str, dict]:
