@@ -8,7 +8,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from labsupport.tsdb import DatabaseLockedError, SchemaError, SegmentCorruptError, TickDB
+from labsupport.tsdb import (
+    DatabaseLockedError,
+    SchemaError,
+    SegmentCorruptError,
+    TickDB,
+    bits,
+    kernels,
+)
 from labsupport.tsdb.compaction import plan_size_tiered
 
 SYMS = ["AAA", "BBB", "CCC"]
@@ -110,8 +117,14 @@ def test_query_as_frame_and_latest(tmp_path):
         assert db.latest("ZZZ") is None
 
 
+@pytest.fixture(params=[True, False] if kernels.HAVE_NUMBA else [False], ids=["numba", "numpy"])
+def path(request, monkeypatch):
+    monkeypatch.setattr(bits, "USE_KERNELS", request.param)
+    return request.param
+
+
 @pytest.mark.parametrize("interval_ns", [10**9, 7 * 10**9, 60 * 10**9])
-def test_bars_match_pandas_resample(tmp_path, interval_ns):
+def test_bars_match_pandas_resample(tmp_path, interval_ns, path):
     batches = random_batches(11)
     with TickDB(str(tmp_path), memtable_points=2_000, block_points=100, auto_compact=False) as db:
         write_all(db, batches)
@@ -143,7 +156,7 @@ def test_bars_match_pandas_resample(tmp_path, interval_ns):
     assert (got.start % interval_ns == 0).all()
 
 
-def test_bars_of_negative_timestamps_align_to_multiples(tmp_path):
+def test_bars_of_negative_timestamps_align_to_multiples(tmp_path, path):
     with TickDB(str(tmp_path)) as db:
         db.write(
             np.array([-15, -10, -1, 0, 9, 10]), "X", price=np.arange(6.0), size=np.ones(6, np.int64)

@@ -168,6 +168,13 @@ def unpack_bits(stream: bytes | memoryview, starts: np.ndarray, widths: np.ndarr
 
 def unpack_fixed(stream: bytes | memoryview, n: int, width: int, offset: int = 0) -> np.ndarray:
     """Read ``n`` fields of one fixed width starting at bit ``offset``."""
+    if USE_KERNELS and n:
+        words = _words(stream)
+        if (offset + n * width) // 64 + 1 >= words.size:
+            raise ValueError("bit stream too short for the requested fields")
+        out = np.empty(n, dtype=U64)
+        kernels.unpack_fixed_words(words, offset, width, out)
+        return out
     starts = offset + np.arange(n, dtype=np.int64) * width
     return unpack_bits(stream, starts, np.full(n, width, dtype=np.int64))
 

@@ -384,7 +384,12 @@ def decode_int(data: bytes | memoryview, n: int) -> np.ndarray:
     if mode == 0:
         return unpack_fixed(body, n, width).view(np.int64) + np.int64(base)
     out = np.empty(n, dtype=np.int64)
-    if n:
+    if n and bits.USE_KERNELS:
+        words = bits._words(body)
+        if ((n - 1) * width) // 64 + 1 >= words.size:
+            raise CodecError("int-pack stream too short")
+        kernels.unpack_deltas_words(words, 0, width, base, dmin, mode == 1, out)
+    elif n:
         raw = unpack_fixed(body, n - 1, width)
         d = unzigzag(raw) if mode == 1 else raw.view(np.int64) + np.int64(dmin)
         out[0] = base

@@ -63,6 +63,79 @@ if HAVE_NUMBA:
             out[i] = top >> np.uint64(64 - w)
 
     @njit(cache=True, nogil=True)
+    def unpack_fixed_words(words, offset, width, out):  # pragma: no cover - compiled
+        """Read ``out.size`` fields of one width starting at bit ``offset``."""
+        if width == 0:
+            out[:] = 0
+            return
+        down = np.uint64(64 - width)
+        st = np.int64(offset)
+        for i in range(out.size):
+            word = st >> 6
+            s = np.uint64(st & 63)
+            top = words[word] << s
+            if s > 0:
+                top |= words[word + 1] >> (np.uint64(64) - s)
+            out[i] = top >> down
+            st += width
+
+    @njit(cache=True, nogil=True)
+    def unpack_deltas_words(words, offset, width, base, dmin, zig, out):  # pragma: no cover
+        """Decode fixed-width deltas (zigzag, or offset by ``dmin``) and prefix-sum them into ``out``."""
+        acc = np.int64(base)
+        out[0] = acc
+        down = np.uint64(64 - width) if width > 0 else np.uint64(0)
+        st = np.int64(offset)
+        for i in range(1, out.size):
+            raw = np.uint64(0)
+            if width > 0:
+                word = st >> 6
+                s = np.uint64(st & 63)
+                top = words[word] << s
+                if s > 0:
+                    top |= words[word + 1] >> (np.uint64(64) - s)
+                raw = top >> down
+                st += width
+            if zig:
+                d = np.int64(raw >> np.uint64(1)) ^ -np.int64(raw & np.uint64(1))
+            else:
+                d = np.int64(raw) + dmin
+            acc += d
+            out[i] = acc
+
+    @njit(cache=True, nogil=True)
+    def bars_loop(
+        ts, price, size, interval, start, opn, high, low, close, volume, count, pv
+    ):  # pragma: no cover
+        """One pass of OHLCV over time-ordered ticks; returns the number of buckets written."""
+        k = -1
+        cur = np.int64(0)
+        for i in range(ts.size):
+            t = ts[i]
+            q = t // interval  # floor division, also for negative timestamps
+            b = q * interval
+            p = price[i]
+            if k < 0 or b != cur:
+                k += 1
+                cur = b
+                start[k] = b
+                opn[k] = p
+                high[k] = p
+                low[k] = p
+                volume[k] = 0
+                count[k] = 0
+                pv[k] = 0.0
+            if p > high[k]:
+                high[k] = p
+            if p < low[k]:
+                low[k] = p
+            close[k] = p
+            volume[k] += size[i]
+            count[k] += 1
+            pv[k] += p * size[i]
+        return k + 1
+
+    @njit(cache=True, nogil=True)
     def xor_windows_loop(lead, trail, reset):  # pragma: no cover - compiled
         """Gorilla's greedy window choice as the scan the paper describes."""
         wl = 99
@@ -108,7 +181,8 @@ if HAVE_NUMBA:
             hist[w] += 1
 
 else:  # pragma: no cover
-    pack_words = unpack_words = xor_windows_loop = ts_diff_widths = None
+    pack_words = unpack_words = unpack_fixed_words = unpack_deltas_words = bars_loop = None
+    xor_windows_loop = ts_diff_widths = None
 
 
 def warm_up() -> None:
@@ -121,6 +195,12 @@ def warm_up() -> None:
     pack_words(v, w, words)
     unpack_words(words, np.arange(4, dtype=np.int64) * 3, w, np.zeros(4, dtype=np.uint64))
     xor_windows_loop(w, w, np.zeros(4, dtype=bool))
+    unpack_fixed_words(words, 0, 3, np.zeros(4, dtype=np.uint64))
+    f = np.zeros(4)
+    i8 = np.zeros(4, dtype=np.int64)
+    bars_loop(i8, f, i8, 10, i8, f, f, f, f, i8.copy(), i8.copy(), f)
+    for zig in (True, False):
+        unpack_deltas_words(words, 0, 3, 0, 0, zig, np.zeros(4, dtype=np.int64))
     ts = np.arange(5, dtype=np.int64)
     z = np.zeros(4, dtype=np.uint64)
     hist = np.zeros(65, dtype=np.int64)

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from . import bits, kernels
+
 Loader = Callable[[], tuple[np.ndarray, list[np.ndarray]]]
 INT64_MIN = int(np.iinfo(np.int64).min)
 INT64_MAX = int(np.iinfo(np.int64).max)
@@ -83,6 +85,14 @@ def iter_merged(
 ) -> Iterator[tuple[np.ndarray, list[np.ndarray]]]:
     """The same points as :func:`merge_range`, yielded in time-ordered chunks (streaming)."""
     refs = sorted(refs, key=lambda r: (r.min_ts, r.rank, r.seq))
+    if all(a.max_ts < b.min_ts for a, b in zip(refs, refs[1:])):
+        # No two blocks overlap in time (the usual case: one segment, in-order ticks):
+        # each block is already a final, time-ordered chunk.
+        for r in refs:
+            ts, cols = _trim(*r.load(), start, end)
+            if ts.size:
+                yield ts, cols
+        return
     buf_ts: list[np.ndarray] = []
     buf_rank: list[np.ndarray] = []
     buf_cols: list[list[np.ndarray]] = []
@@ -136,6 +146,13 @@ BAR_COLUMNS = ["start", "open", "high", "low", "close", "volume", "count", "vwap
 
 
 def _bars_of_chunk(ts, price, size, interval):
+    if bits.USE_KERNELS:
+        n = ts.size
+        out = {k: np.empty(n, np.int64) for k in ("start", "volume", "count")}
+        out.update({k: np.empty(n) for k in ("open", "high", "low", "close", "pv")})
+        m = kernels.bars_loop(ts, price, size, interval, out["start"], out["open"], out["high"], out["low"],
+                              out["close"], out["volume"], out["count"], out["pv"])  # fmt: skip
+        return {k: v[:m] for k, v in out.items()}
     b = np.floor_divide(ts, interval) * interval
     starts = np.flatnonzero(np.concatenate(([True], b[1:] != b[:-1])))
     ends = np.concatenate((starts[1:], [ts.size]))
