@@ -20,11 +20,17 @@ from .stream import FixStream
 def dump(data: bytes, out) -> int:
     """Write the JSON lines for ``data``; returns the number of rejects."""
     st = FixStream()
-    st.feed(data)
-    items = list(st)
+    bad = 0
+    for i in range(0, max(len(data), 1), 1 << 16):  # bounded buffer: the stream stays linear
+        st.feed(data[i : i + (1 << 16)])
+        bad += _write(st, out)
     tail = st.close()
     if tail is not None:
-        items.append(tail)
+        bad += _write([tail], out)
+    return bad
+
+
+def _write(items, out) -> int:
     bad = 0
     for item in items:
         if isinstance(item, FixMessage):
