@@ -49,6 +49,7 @@ class Server:
     needs: str | None = None  # module that must be importable
     workloads: tuple[str, ...] = ("hello", "static")
     env: tuple[tuple[str, str], ...] = ()
+    keeps_alive: bool = True  # False: closes after every response (run_load cannot drive it)
 
 
 PY = sys.executable
@@ -68,7 +69,7 @@ SERVERS = [
                                             "--port", str(p), "--log-level", "warning", "--no-access-log"],
            needs="fastapi"),
     Server("Flask dev server", lambda p, r: [PY, "-m", "labsupport.http.peers", "flask", "--port", str(p),
-                                             "--root", r], needs="flask"),
+                                             "--root", r], needs="flask", keeps_alive=False),
     Server("aiohttp", lambda p, r: [PY, "-m", "labsupport.http.peers", "aiohttp", "--port", str(p),
                                     "--root", r], needs="aiohttp"),
 ]
@@ -164,6 +165,12 @@ def compare(workloads: list[str], tools: list[str], *, repeats: int, duration_s:
                 for tool in tools:
                     for s in chosen:  # interleaved: every server once per repeat
                         if workload not in s.workloads:
+                            continue
+                        if tool != "wrk" and not s.keeps_alive:
+                            note = (f"{s.name}: {tool}-loop run_load skipped, the server closes the "
+                                    "connection after every response and run_load does not reconnect")
+                            if note not in notes:
+                                notes.append(note)
                             continue
                         row = run_tool(tool, procs[s.name].port, workload, duration_s, open_rate)
                         samples.setdefault((s.name, workload, tool), []).append(row)

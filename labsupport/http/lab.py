@@ -1,0 +1,140 @@
+"""Small drivers the notebook uses to poke at the parser and at a running server.
+
+Nothing here is part of the server: these are a raw-socket client and a few attack
+scripts (a slowloris, a smuggling attempt) written so that a notebook cell stays short
+and its printed result is deterministic (status codes and messages, never timings).
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from dataclasses import dataclass
+
+from .errors import ProtocolError
+from .parser import NEED_DATA, Data, RequestParser
+
+
+def parse_pieces(pieces: list[bytes]) -> list:
+    """Feed ``pieces`` one by one; the events that came out after each piece."""
+    p = RequestParser()
+    out = []
+    for piece in pieces:
+        p.feed(piece)
+        got = []
+        while (ev := p.next_event()) is not NEED_DATA:
+            got.append(ev)
+        out.append(got)
+    return out
+
+
+def refusal(raw: bytes) -> tuple[int, str] | None:
+    """(status, message) the parser refuses ``raw`` with, or None if it is accepted."""
+    p = RequestParser()
+    p.feed(raw)
+    try:
+        while p.next_event() is not NEED_DATA:
+            pass
+    except ProtocolError as exc:
+        return exc.status_code, str(exc)
+    return None
+
+
+@dataclass
+class RawResponse:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+def split_responses(data: bytes) -> list[RawResponse]:
+    """Cut a byte stream of Content-Length responses (what pipelining returns) into responses."""
+    out = []
+    while data:
+        end = data.find(b"\r\n\r\n")
+        if end < 0:
+            break
+        lines = data[:end].decode("latin-1").split("\r\n")
+        headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+        n = int(headers.get("content-length", "0"))
+        out.append(RawResponse(int(lines[0].split()[1]), headers, data[end + 4 : end + 4 + n]))
+        data = data[end + 4 + n :]
+    return out
+
+
+def exchange(port: int, raw: bytes | list[bytes], *, pause_s: float = 0.0,
+             wait_s: float = 1.0) -> tuple[bytes, bool]:
+    """Send ``raw`` (pieces with pauses between them), read for ``wait_s`` or until the server
+    closes. Returns (bytes received, whether the server closed the connection)."""
+    pieces = [raw] if isinstance(raw, bytes) else raw
+    with socket.create_connection(("127.0.0.1", port), timeout=wait_s) as s:
+        try:
+            for i, piece in enumerate(pieces):
+                if i and pause_s:
+                    time.sleep(pause_s)
+                s.sendall(piece)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server may refuse and close before we finish sending
+        data, closed = b"", False
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            try:
+                chunk = s.recv(65536)
+            except TimeoutError:
+                break
+            except ConnectionResetError:
+                closed = True
+                break
+            if not chunk:
+                closed = True
+                break
+            data += chunk
+        return data, closed
+
+
+def slowloris(port: int, *, byte_every_s: float, max_s: float) -> tuple[float, str]:
+    """Dribble a request head one byte at a time; (seconds until the server hung up, its answer)."""
+    head = b"GET /hello HTTP/1.1\r\nHost: x\r\nX-Padding: " + b"a" * 1000
+    start = time.monotonic()
+    answer = b""
+    with socket.create_connection(("127.0.0.1", port), timeout=max_s) as s:
+        s.settimeout(byte_every_s)
+        for b in head:
+            if time.monotonic() - start > max_s:
+                break
+            try:
+                s.sendall(bytes([b]))
+                answer = s.recv(65536)
+            except TimeoutError:
+                continue
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            if answer or answer == b"":
+                break
+    first_line = answer.split(b"\r\n", 1)[0].decode("latin-1")
+    return time.monotonic() - start, first_line
+
+
+def body_events(events: list) -> bytes:
+    """The body bytes among parser events."""
+    return b"".join(e.data for e in events if isinstance(e, Data))
+
+
+BROWSER_REQUEST = (
+    b"GET /static/app.js?v=3 HTTP/1.1\r\nHost: trading.example:8080\r\n"
+    b"User-Agent: Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/128.0\r\n"
+    b"Accept: */*\r\nAccept-Language: en-GB,en;q=0.5\r\nAccept-Encoding: gzip, deflate, br\r\n"
+    b"Referer: http://trading.example:8080/blotter\r\nConnection: keep-alive\r\n"
+    b"Cookie: session=2f1c9a7e; theme=dark\r\nSec-Fetch-Dest: script\r\n\r\n"
+)
+
+
+def parse_many(raw: bytes, n: int) -> int:
+    """Parse ``raw`` ``n`` times on one parser (as on a keep-alive connection); events seen."""
+    p = RequestParser()
+    count = 0
+    for _ in range(n):
+        p.feed(raw)
+        while p.next_event() is not NEED_DATA:
+            count += 1
+    return count
