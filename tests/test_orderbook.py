@@ -374,3 +374,17 @@ def test_listener_attached_after_books_exist_sees_everything():
     e.listener = None
     e.add("X", 3, BUY, LIMIT, 100, 1)
     assert len(rec.trades) == 1 and e.book("X").on_fill is None
+
+
+def test_counting_listener_counts_what_a_recorder_keeps():
+    from labsupport.orderbook import CountingListener
+    from labsupport.orderbook.scenarios import SCRIPT
+
+    rec, cnt = Recorder(l2=True), CountingListener()
+    for listener in (rec, cnt):
+        e = MatchingEngine(listener=listener)
+        for ev, _ in SCRIPT:
+            e.process(ev)
+    assert (cnt.trades, cnt.executions, cnt.rejects, cnt.l2_updates) == (
+        len(rec.trades), len(rec.executions), len(rec.rejects), len(rec.l2_updates))
+    assert cnt.trades == 6

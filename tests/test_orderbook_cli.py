@@ -167,3 +167,15 @@ def test_cli_as_a_process(tmp_path):
     h = subprocess.run([sys.executable, "-m", "labsupport.orderbook", "replay", "--help"],
                        capture_output=True, text=True, timeout=60)
     assert h.returncode == 0 and "--out" in h.stdout
+
+
+def test_committed_sample_is_the_scripted_scenario(tmp_path):
+    from pathlib import Path
+
+    from labsupport.orderbook.scenarios import SCRIPT
+
+    sample = Path(__file__).resolve().parent.parent / "data" / "orderbook" / "scenario_events.csv"
+    with open(sample, newline="") as f:
+        assert list(read_events(f)) == [e for e, _ in SCRIPT]
+    assert main(["replay", str(sample), "--out", str(tmp_path)]) == 0
+    assert len(rows(tmp_path / "trades.csv")) == 7 and len(rows(tmp_path / "rejects.csv")) == 3

@@ -20,7 +20,7 @@ Public surface (names kept stable for the labs that drive the engine):
 from .book import Level, Order, OrderBook
 from .engine import MatchingEngine
 from .levels import LADDERS, NO_ASK, NO_BID
-from .listener import Listener, Recorder
+from .listener import CountingListener, Listener, Recorder
 from .pnl import PositionBook
 from .reference import ReferenceEngine
 from .types import (
@@ -54,7 +54,7 @@ from .types import (
 __all__ = [
     "ADD", "BUY", "CANCEL", "FOK", "IOC", "LIMIT", "MARKET", "MODIFY", "PRICE_SCALE", "SELL",
     "LADDERS", "NO_ASK", "NO_BID",
-    "Action", "EventFormatError", "ExecutionReport", "L2Level", "L2Snapshot", "L2Update",
+    "Action", "CountingListener", "EventFormatError", "ExecutionReport", "L2Level", "L2Snapshot", "L2Update",
     "L3Order", "Level", "Listener", "MatchingEngine", "Order", "OrderBook", "OrderBookError",
     "OrderEvent", "OrderType", "PositionBook", "PositionView", "Recorder", "ReferenceEngine",
     "Reject", "Side", "Status", "Trade",

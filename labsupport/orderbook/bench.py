@@ -5,8 +5,8 @@ Workloads (all seeded):
 - ``flow``: the generator's realistic single-symbol flow (:mod:`labsupport.marketdata`,
   about 51 % limit adds, 40 % cancels, 6 % modifies, 3 % marketable orders), pre-converted
   to tuples and fed to :meth:`MatchingEngine.process_rows` end to end. Candidates: the
-  engine with each price ladder, with PnL, with a listener receiving every report and L2
-  update, and the naive reference (on a prefix: it is O(live orders) per event).
+  engine with each price ladder, with PnL, with a listener receiving (and counting) every
+  trade, execution report, reject and L2 update, and the naive reference (on a prefix: it is O(live orders) per event).
 - ``latency``: the same flow replayed one call per event through ``add`` / ``cancel`` with
   ``perf_counter_ns`` around each call (timer overhead included, about 50-100 ns), split into
   resting adds, cancels and marketable orders; plus synthetic sweeps that take out ``k``
@@ -36,7 +36,7 @@ from labsupport.measure import BenchReport, LatencyRecorder, scaled
 
 from .engine import MatchingEngine
 from .levels import LADDERS
-from .listener import Recorder
+from .listener import CountingListener
 from .reference import ReferenceEngine
 from .types import BUY, LIMIT, MARKET, SELL
 
@@ -63,7 +63,7 @@ def engine_candidates() -> dict[str, Callable[[], object]]:
     for name in LADDERS:
         c[f"engine[{name}]"] = lambda name=name: MatchingEngine(ladder=name, pnl=False)
     c["engine+pnl"] = lambda: MatchingEngine(pnl=True)
-    c["engine+pnl+reports+L2"] = lambda: MatchingEngine(pnl=True, listener=Recorder(l2=True))
+    c["engine+pnl+listener"] = lambda: MatchingEngine(pnl=True, listener=CountingListener())
     return c
 
 
