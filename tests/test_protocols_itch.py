@@ -358,3 +358,23 @@ def test_cli_error_is_one_line_with_offset(tmp_path):
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert r.stderr.strip().splitlines() == [f"error: {path}: type 'D' is 19 bytes but its length prefix says 5 at byte offset 21"]
     assert len(r.stdout.splitlines()) == 1
+
+
+def test_moldudp64_capture_with_duplicates_and_a_gap(day, tmp_path):
+    """A capture with a retransmitted packet and a lost one: each message once, the gap named."""
+    from labsupport.protocols.itch import MoldSequencer, iter_moldudp64_capture
+
+    _, d = day
+    tuples = list(iter_tuples(d.data))[:200]
+    raws = [encode_tuple(t) for t in tuples]
+    packets = [encode_moldudp64("DAY", 1 + i, raws[i : i + 20]) for i in range(0, 200, 20)]
+    capture = frame(packets[:3] + packets[2:3] + packets[4:])  # packet 3 twice, packet 4 lost
+    seq = MoldSequencer()
+    got = [m for p in iter_moldudp64_capture(capture) for m in seq.accept(p)]
+    assert got == tuples[:60] + tuples[80:]
+    assert seq.gaps == [(61, 80)] and seq.duplicates == 20
+    path = tmp_path / "feed.mold"
+    path.write_bytes(capture)
+    r = run_cli("stats", str(path), "--moldudp64")
+    assert r.returncode == 0 and sum(json.loads(r.stdout).values()) == 180
+    assert "sequence gap 61..80 (20 messages missing)" in r.stderr

@@ -6,8 +6,10 @@
 * ``book FILE --stock SYM [--depth N]``: the final L2 book of one stock as CSV
   ``side,price,shares,orders`` (bids best first, then asks best first).
 
-Files are the 2-byte-length framed format (gzip when the name ends in .gz). A malformed file
-prints one line naming the byte offset and exits with status 2.
+Files are the 2-byte-length framed format (gzip when the name ends in .gz); with
+``--moldudp64`` a capture of MoldUDP64 packets (each packet preceded by its 2-byte length):
+messages are taken once each in sequence order, and sequence gaps are reported on stderr.
+A malformed file prints one line naming the byte offset and exits with status 2.
 """
 
 from __future__ import annotations
@@ -19,7 +21,16 @@ from decimal import Decimal
 from itertools import islice
 
 from .book import ItchBook
-from .parser import ItchError, iter_tuples, message_dict, read_itch_file, to_message
+from .encode import encode_tuple, frame
+from .parser import (
+    ItchError,
+    MoldSequencer,
+    iter_moldudp64_capture,
+    iter_tuples,
+    message_dict,
+    read_itch_file,
+    to_message,
+)
 from .vector import decode
 
 
@@ -54,6 +65,17 @@ def cmd_book(data: bytes, stock: str, depth: int | None, out) -> None:
             out.write(f"{side},{format(Decimal(lv.price_ticks).scaleb(-4), 'f')},{lv.qty},{lv.orders}\n")
 
 
+def unwrap_moldudp64(data: bytes) -> bytes:
+    """The messages of a MoldUDP64 capture, once each, in sequence order, as a framed file."""
+    seq = MoldSequencer()
+    msgs = []
+    for packet in iter_moldudp64_capture(data):
+        msgs.extend(encode_tuple(t) for t in seq.accept(packet))
+    for first, last in seq.gaps:
+        print(f"warning: sequence gap {first}..{last} ({last - first + 1} messages missing)", file=sys.stderr)
+    return frame(msgs)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m labsupport.protocols.itch", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -67,9 +89,13 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("file")
     b.add_argument("--stock", required=True, help="ticker as in the Stock Directory (R) message")
     b.add_argument("--depth", type=int, default=None, help="levels per side (default: all)")
+    for p in (d, s, b):
+        p.add_argument("--moldudp64", action="store_true", help="the file is a capture of MoldUDP64 packets")
     args = ap.parse_args(argv)
     try:
         data = read_itch_file(args.file)
+        if args.moldudp64:
+            data = unwrap_moldudp64(data)
         if args.command == "dump":
             cmd_dump(data, args.limit, sys.stdout)
         elif args.command == "stats":

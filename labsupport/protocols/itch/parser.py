@@ -59,6 +59,8 @@ __all__ = [
     "ItchStream",
     "MoldPacket",
     "parse_moldudp64",
+    "iter_moldudp64_capture",
+    "MoldSequencer",
     "read_itch_file",
 ]
 
@@ -295,6 +297,55 @@ def parse_moldudp64(packet: bytes | memoryview, *, base_offset: int = 0) -> Mold
         if len(msgs) != count:
             raise MoldUDP64Error(f"header says {count} messages, payload holds {len(msgs)}", base_offset)
     return MoldPacket(session.decode("latin-1").rstrip(" "), seq, count, msgs)
+
+
+def iter_moldudp64_capture(data: bytes | memoryview) -> Iterator[MoldPacket]:
+    """Packets of a capture file: each UDP payload preceded by its 2-byte big-endian length
+    (the same framing as the messages inside; ``encode.frame(packets)`` writes one)."""
+    pos, n = 0, len(data)
+    while pos < n:
+        if pos + 2 > n:
+            raise TruncatedMessage("capture ends inside a packet length prefix", pos)
+        ln = (data[pos] << 8) | data[pos + 1]
+        if pos + 2 + ln > n:
+            raise TruncatedMessage(f"packet length {ln} runs past the end of the capture", pos)
+        yield parse_moldudp64(memoryview(data)[pos + 2 : pos + 2 + ln], base_offset=pos + 2)
+        pos += 2 + ln
+
+
+class MoldSequencer:
+    """Follows one MoldUDP64 session: releases each message once, in sequence order, and
+    records the sequence ranges it never saw (``gaps``: inclusive (first, last) pairs).
+
+    Duplicates (a retransmission, the second feed of an A/B pair) are dropped. Packets that
+    arrive early are not buffered here: what is skipped is reported as a gap, which is what a
+    consumer would then request from the re-request server.
+    """
+
+    def __init__(self) -> None:
+        self.session: str | None = None
+        self.next_seq: int | None = None
+        self.gaps: list[tuple[int, int]] = []
+        self.duplicates = 0
+
+    def accept(self, packet: MoldPacket) -> list[tuple]:
+        if self.session is None:
+            self.session = packet.session
+        elif packet.session != self.session:
+            raise MoldUDP64Error(f"packet of session {packet.session!r} in session {self.session!r}", 0)
+        if packet.end_of_session or not packet.messages:
+            return []
+        first = packet.sequence_number
+        if self.next_seq is None:
+            self.next_seq = first
+        if first > self.next_seq:
+            self.gaps.append((self.next_seq, first - 1))
+            self.next_seq = first
+        skip = self.next_seq - first
+        self.duplicates += min(skip, len(packet.messages))
+        fresh = packet.messages[skip:] if skip > 0 else packet.messages
+        self.next_seq += len(fresh)
+        return fresh
 
 
 def read_itch_file(path: str | Path) -> bytes:
