@@ -39,7 +39,8 @@ __all__ = [
     "BOOK_TYPES", "ItchBook", "reference_l2", "EncodeError", "encode", "encode_moldudp64",
     "encode_tuple", "frame", "LAYOUTS", "MESSAGE_TYPES", "SPEC_SIZES", "Field", "Layout",
     "MESSAGE_CLASSES", "STRUCTS", "ItchError", "ItchStream", "LengthMismatch", "MoldPacket",
-    "MoldUDP64Error", "TruncatedMessage", "UnknownMessageType", "iter_messages", "iter_tuples",
+    "MoldUDP64Error", "MoldSequencer", "TruncatedMessage", "UnknownMessageType", "iter_messages",
+    "iter_moldudp64_capture", "iter_tuples",
     "message_dict", "parse_moldudp64", "read_itch_file", "to_message", "HAVE_NUMBA", "Decoded",
     "decode", "scan", "to_frame",
 ]  # fmt: skip
