@@ -7,7 +7,8 @@ Every server runs in its own process pinned to CPU 0; the load runs pinned to CP
 replies come back) and in open loop (a fixed offered rate, latency measured from the
 intended send time). Each (server, workload, tool) is run ``repeats`` times, the servers
 interleaved inside each repeat; the table reports the median and the spread, and ratios
-against uvicorn running a raw ASGI app.
+against uvicorn (running a raw ASGI app for ``hello``; FastAPI's StaticFiles for ``static``,
+since a raw ASGI app has no file serving).
 
 Run it under the shared CPU lock: ``flock /tmp/lab-cpu.lock python -m labsupport.http.bench``.
 """
@@ -38,6 +39,8 @@ from labsupport.measure import (
 SERVER_CPU, LOAD_CPU = 0, 1
 STATIC_NAME = "64k.bin"
 BASELINE = "uvicorn raw ASGI"
+# The uvicorn row each workload's ratios are taken against (raw ASGI cannot serve files).
+BASELINES = {"hello": BASELINE, "static": "uvicorn FastAPI"}
 
 
 @dataclass(frozen=True)
@@ -186,13 +189,13 @@ def compare(workloads: list[str], tools: list[str], *, repeats: int, duration_s:
 
         def med(k: str, rows: list[dict] = rows) -> float:
             return statistics.median([r[k] for r in rows if r.get(k) is not None] or [float("nan")])
-        base = samples.get((BASELINE, workload, tool))
+        base = samples.get((BASELINES[workload], workload, tool))
         ratio = med("req_per_s") / statistics.median(r["req_per_s"] for r in base) if base else None
         report.add(f"{name} | {workload} | {tool}", server=name, workload=workload, tool=tool,
                    req_per_s=round(med("req_per_s")), spread=f"{min(rates):,.0f}-{max(rates):,.0f}",
                    p50_us=round(med("p50_us"), 1), p99_us=round(med("p99_us"), 1),
                    errors=sum(r["errors"] for r in rows),
-                   vs_uvicorn_raw=round(ratio, 2) if ratio else None)
+                   vs_uvicorn=round(ratio, 2) if ratio else None)
     return report, notes
 
 

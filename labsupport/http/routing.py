@@ -97,6 +97,8 @@ class Router:
 
     def add(self, methods: str | list[str], pattern: str, handler: Handler) -> None:
         """Register ``handler`` for ``methods`` (e.g. ``"GET"`` or ``["GET", "POST"]``)."""
+        if not pattern.startswith("/"):
+            raise ValueError(f"route pattern {pattern!r} must start with '/'")
         methods = [methods] if isinstance(methods, str) else list(methods)
         if "GET" in methods and "HEAD" not in methods:
             methods.append("HEAD")
