@@ -80,9 +80,10 @@ class FixGateway:
 
     def __init__(self, engine: MatchingEngine | None = None, *, comp_id: str = "EXCH") -> None:
         self.recorder = Recorder()
-        self.engine = engine or MatchingEngine(pnl=False, listener=self.recorder)
-        if self.engine.listener is None:
-            self.engine.listener = self.recorder
+        if engine is not None and engine.listener is not None:
+            raise ValueError("give the gateway an engine without a listener: it installs its own")
+        self.engine = engine or MatchingEngine(pnl=False)
+        self.engine.listener = self.recorder  # Lab 02 re-wires every book's fill hook
         self.comp_id = comp_id
         self.orders: dict[int, OrderState] = {}
         self.by_cl_ord_id: dict[str, int] = {}
