@@ -180,3 +180,27 @@ def test_fast_path_equals_general_path(seed, ladder):
     check_invariants(fast)
     assert _final_state(fast) == _final_state(slow)
     assert fast.trade_count > 0 and fast.reject_count > 0
+
+
+@pytest.mark.parametrize("ladder", sorted(LADDERS))
+def test_engine_leaves_no_cyclic_garbage(ladder):
+    """Dead orders and levels are freed by reference counting alone, so pausing the cyclic GC
+    during a replay (bench.GcPaused) cannot leak."""
+    import gc
+
+    from labsupport.orderbook.bench import depth_rows
+
+    prefill, stream = depth_rows(30, 5000, per_level=2)
+    rows = [(e.seq, e.symbol, e.action, e.order_id, e.side, e.type, e.price_ticks, e.qty,
+             e.account) for e in random_stream(1, 3000)] + prefill + stream
+    eng = MatchingEngine(ladder=ladder)
+    gc.collect()
+    gc.disable()
+    try:
+        eng.process_rows(rows)
+        for r in rows[:3000]:  # the general (listener-free) methods too
+            eng.process(OrderEvent(*r[:2], r[2], r[3] + 10**7, *r[4:]))
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
+    assert eng.trade_count > 0
