@@ -73,6 +73,8 @@ SERVERS = [
            needs="fastapi"),
     Server("Flask dev server", lambda p, r: [PY, "-m", "labsupport.http.peers", "flask", "--port", str(p),
                                              "--root", r], needs="flask", keeps_alive=False),
+    Server("minimal Protocol (ceiling)", lambda p, r: [PY, "-m", "labsupport.http.minimal", "protocol",
+                                                       "--port", str(p)], workloads=("hello",)),
     Server("aiohttp", lambda p, r: [PY, "-m", "labsupport.http.peers", "aiohttp", "--port", str(p),
                                     "--root", r], needs="aiohttp"),
 ]

@@ -138,3 +138,20 @@ def parse_many(raw: bytes, n: int) -> int:
         while p.next_event() is not NEED_DATA:
             count += 1
     return count
+
+
+def protocol_vs_streams(duration_s: float, connections: int = 16) -> list:
+    """Closed-loop load on the two minimal servers (same loop, same reply); LoadResults."""
+    import sys as _sys
+
+    from labsupport.measure import BackgroundProcess, HttpResponseFramer, free_port, run_load
+
+    results = []
+    for kind in ("protocol", "streams"):
+        port = free_port()
+        argv = [_sys.executable, "-m", "labsupport.http.minimal", kind, "--port", str(port)]
+        with BackgroundProcess(argv, port=port, cpu=0, name=f"minimal-{kind}"):
+            results.append(run_load("127.0.0.1", port, request=b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+                                    framer=HttpResponseFramer(), connections=connections,
+                                    duration_s=duration_s, warmup_s=0.2, cpu=1, name=kind))
+    return results
