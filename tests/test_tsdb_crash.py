@@ -33,7 +33,7 @@ WRITER = BATCH_SRC + textwrap.dedent(
     import sys
     from labsupport.tsdb import TickDB
     db = TickDB(sys.argv[1], fsync="batch", memtable_points=int(sys.argv[2]), block_points=256,
-                base_bytes=8192, fanout=3)
+                base_bytes=8192, fanout=3, background_compaction=sys.argv[3] == "bg")
     for i in range(1, 10**6):
         ts, sym, price, size = make_batch(i)
         db.write(ts, sym, symbols=["A", "B", "C"], price=price, size=size)
@@ -90,13 +90,13 @@ def batch_counts(path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_kill9_mid_ingest_loses_nothing_acknowledged(tmp_path, seed):
+@pytest.mark.parametrize(("seed", "mode"), [(0, "fg"), (1, "fg"), (2, "bg"), (3, "bg")])
+def test_kill9_mid_ingest_loses_nothing_acknowledged(tmp_path, seed, mode):
     rng = np.random.default_rng(seed)
     target = int(rng.integers(8, 40))
     path = str(tmp_path / "db")
     proc = subprocess.Popen(
-        [sys.executable, "-c", WRITER, path, str(int(rng.integers(700, 3000)))],
+        [sys.executable, "-c", WRITER, path, str(int(rng.integers(700, 3000))), mode],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env(),
     )  # fmt: skip
     try:

@@ -303,6 +303,26 @@ def test_auto_compaction_keeps_segment_count_logarithmic(tmp_path):
             check_query(db, batches, s, T0, T0 + 10**12)
 
 
+def test_background_compaction_runs_while_writes_and_queries_go_on(tmp_path):
+    batches = random_batches(15, n_batches=40, batch=400)
+    kw = dict(
+        memtable_points=400, block_points=64, base_bytes=4096, fanout=3, background_compaction=True
+    )
+    with TickDB(str(tmp_path), **kw) as db:
+        for i, b in enumerate(batches):
+            write_all(db, [b])
+            if i % 10 == 9:  # queries while the thread may be merging
+                for s in SYMS:
+                    check_query(db, batches[: i + 1], s, T0, T0 + 10**12)
+        db.wait_for_compaction()
+        assert db.compactions > 0 and len(db.segments) < db.flushes / 2
+        for s in SYMS:
+            check_query(db, batches, s, T0, T0 + 10**12)
+    with TickDB(str(tmp_path)) as db:  # nothing obsolete left behind
+        assert db.recovery.removed_obsolete == [] and db.recovery.removed_tmp == []
+        check_query(db, batches, "AAA", T0, T0 + 10**12)
+
+
 def test_retention_hides_then_removes_old_points(tmp_path):
     batches = random_batches(14)
     horizon = T0 + 30 * 10**9

@@ -20,7 +20,10 @@ whose number is above every live segment's HI}. Opening restores them: unfinishe
 ``.tmp`` files are removed, a segment whose LO..HI lies inside another's is obsolete
 (its compaction committed) and is deleted, WAL files at or below the largest HI are
 deleted, the rest are replayed into the memtable (torn tails cut and reported).
-Not thread safe: one writer object per directory (enforced with flock).
+One writer object per directory (enforced with flock). Writes and queries come from one
+thread; with ``background_compaction=True`` merges run in a second thread (segments are
+immutable, so only the swap of the segment list is locked; numpy and the numba kernels
+release the GIL for most of the merge).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import fcntl
 import glob
 import json
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -72,6 +76,7 @@ class TickDB:
         block_points: int = 8192,
         columns: Sequence[tuple[str, str]] | None = None,
         auto_compact: bool = True,
+        background_compaction: bool = False,
         fanout: int = 4,
         base_bytes: int = 1 << 20,
         on_corrupt: str = "raise",
@@ -96,6 +101,12 @@ class TickDB:
         self._names: list[str] = []
         self.recovery = RecoveryReport()
         self.segments: list[Segment] = []
+        # _seg_lock guards the list of live segments (swapped by compaction, read by queries);
+        # _compact_lock serialises compaction jobs and retention rewrites.
+        self._seg_lock = threading.Lock()
+        self._compact_lock = threading.Lock()
+        self.background_error: BaseException | None = None
+        self._bg: threading.Thread | None = None
         self.flushes = 0
         self.compactions = 0
         try:
@@ -103,6 +114,14 @@ class TickDB:
         except BaseException:
             self._release_lock()
             raise
+        if background_compaction:
+            self._bg_wake = threading.Event()
+            self._bg_stop = False
+            self._bg_running = False
+            self._bg = threading.Thread(
+                target=self._background_loop, name="tsdb-compaction", daemon=True
+            )
+            self._bg.start()
 
     # ------------------------------------------------------------ open / recovery
     def _load_schema(self, columns):
@@ -261,7 +280,9 @@ class TickDB:
                     for a in range(0, ts.size, self.block_points):
                         b = a + self.block_points
                         w.add_block(self._names[sid], ts[a:b], [c[a:b] for c in cols])
-                self.segments.append(Segment(w.commit()))
+                seg = Segment(w.commit())
+                with self._seg_lock:
+                    self.segments.append(seg)
             except BaseException:
                 w.abort()
                 raise
@@ -272,64 +293,101 @@ class TickDB:
         self.flushes += 1
         self.memtable = Memtable(len(self.columns), self._wal_gen + 1)
         self._open_wal(self._wal_gen + 1)
-        if self.auto_compact:
+        if self._bg is not None:
+            self._bg_wake.set()  # compaction runs in the background thread
+        elif self.auto_compact:
             self.compact()
 
     # ------------------------------------------------------------ compaction, retention
     def compact(self, full: bool = False) -> int:
-        """Run size-tiered compaction until nothing qualifies (``full``: merge all into one)."""
-        merged = 0
-        while True:
-            if full:
-                run = list(self.segments) if len(self.segments) > 1 else None
-            else:
-                run = comp.plan_size_tiered(self.segments, self.base_bytes, self.fanout)
-            if not run:
-                return merged
-            self._replace(
-                run,
-                comp.merge_segments(run, self.path, self.columns, self.block_points, self.horizon),
-            )
-            merged += 1
-            self.compactions += 1
-            if full:
-                return merged
+        """Run size-tiered compaction until nothing qualifies (``full``: merge all into one).
 
-    def _replace(self, old: list[Segment], new_path: str) -> None:
-        new = Segment(new_path)
-        at = self.segments.index(old[0])
-        self.segments[at : at + len(old)] = [new]
-        for s in old:  # the rename committed; these are now obsolete
-            s.close()
+        Inputs are immutable, so the merge runs without holding the segment list; only the
+        swap of inputs for output is done under the lock, so queries never wait for a merge.
+        """
+        merged = 0
+        with self._compact_lock:
+            while True:
+                live = self._live()
+                if full:
+                    run = live if len(live) > 1 else None
+                else:
+                    run = comp.plan_size_tiered(live, self.base_bytes, self.fanout)
+                if not run:
+                    return merged
+                path = comp.merge_segments(
+                    run, self.path, self.columns, self.block_points, self.horizon
+                )
+                self._replace(run, path)
+                merged += 1
+                self.compactions += 1
+                if full:
+                    return merged
+
+    def _live(self) -> list[Segment]:
+        with self._seg_lock:
+            return list(self.segments)
+
+    def _replace(self, old: list[Segment], new_path: str | None) -> None:
+        new = [Segment(new_path)] if new_path else []
+        with self._seg_lock:
+            at = self.segments.index(old[0])
+            self.segments[at : at + len(old)] = new
+        # The rename committed; the inputs are obsolete. A query that still holds one keeps
+        # reading its memory map (the file's blocks stay until the map is garbage collected).
+        for s in old:
             os.unlink(s.path)
         fsync_dir(self.path)
+
+    def _background_loop(self) -> None:
+        while True:
+            self._bg_wake.wait()
+            self._bg_running = True
+            self._bg_wake.clear()
+            if self._bg_stop:
+                self._bg_running = False
+                return
+            try:
+                self.compact()
+            except BaseException as e:  # kept for the owner to see; the old segments stay valid
+                self.background_error = e
+            finally:
+                self._bg_running = False
+
+    def wait_for_compaction(self, timeout_s: float = 60.0) -> None:
+        """Block until the background thread has nothing left to do (no-op without one)."""
+        deadline = time.monotonic() + timeout_s
+        while self._bg is not None and (self._bg_wake.is_set() or self._bg_running):
+            if time.monotonic() > deadline:
+                raise TimeoutError("background compaction still running")
+            time.sleep(0.002)
+        if self.background_error is not None:
+            raise self.background_error
 
     def set_retention(self, horizon_ns: int) -> None:
         """Drop every point with ts < horizon_ns: hidden at once, removed from disk now."""
         self._atomic_write("RETENTION", str(int(horizon_ns)).encode())
         self.horizon = int(horizon_ns)
         self.memtable.drop_before(self.horizon)
-        for s in list(self.segments):
-            if s.max_ts < self.horizon:
-                self.segments.remove(s)
-                s.close()
-                os.unlink(s.path)
-            elif s.min_ts < self.horizon:
-                path = comp.merge_segments(
-                    [s], self.path, self.columns, self.block_points, self.horizon, s.gen + 1
-                )
-                self._replace([s], path)
+        with self._compact_lock:
+            for s in self._live():
+                if s.max_ts < self.horizon:
+                    self._replace([s], None)
+                elif s.min_ts < self.horizon:
+                    path = comp.merge_segments(
+                        [s], self.path, self.columns, self.block_points, self.horizon, s.gen + 1
+                    )
+                    self._replace([s], path)
 
     # ------------------------------------------------------------ read path
     def _refs(self, symbol: str, start: int, end: int) -> list[BlockRef]:
-        refs = comp.block_refs(self.segments, symbol, start, end)
+        live = self._live()
+        refs = comp.block_refs(live, symbol, start, end)
         sid = self._sid.get(symbol)
         if sid is not None and sid in self.memtable.symbols():
             ts, cols = self.memtable.series(sid)
             if ts.size:
-                refs.append(
-                    BlockRef(int(ts[0]), int(ts[-1]), len(self.segments), 0, lambda: (ts, cols))
-                )
+                refs.append(BlockRef(int(ts[0]), int(ts[-1]), len(live), 0, lambda: (ts, cols)))
         return refs
 
     def query(
@@ -384,14 +442,15 @@ class TickDB:
         return sorted(self._names)
 
     def stats(self) -> dict:
-        seg_points = sum(s.points for s in self.segments)
-        seg_bytes = sum(s.size_bytes for s in self.segments)
+        live = self._live()
+        seg_points = sum(s.points for s in live)
+        seg_bytes = sum(s.size_bytes for s in live)
         wal_bytes = sum(os.path.getsize(p) for p in glob.glob(os.path.join(self.path, "wal-*.log")))
         return {
             "points": seg_points + self.memtable.count,
             "segment_points": seg_points,
             "memtable_points": self.memtable.count,
-            "segments": len(self.segments),
+            "segments": len(live),
             "segment_bytes": seg_bytes,
             "wal_bytes": wal_bytes,
             "bytes_on_disk": seg_bytes + wal_bytes,
@@ -400,7 +459,7 @@ class TickDB:
 
     def verify(self) -> list[str]:
         """Check every block of every segment; messages name the segment and block."""
-        return [p for s in self.segments for p in s.verify()]
+        return [p for s in self._live() for p in s.verify()]
 
     # ------------------------------------------------------------ lifetime
     def sync(self) -> None:
@@ -409,8 +468,13 @@ class TickDB:
     def close(self) -> None:
         if self._lock_fd < 0:
             return
+        if self._bg is not None:
+            self._bg_stop = True
+            self._bg_wake.set()
+            self._bg.join()
+            self._bg = None
         self.wal.close()
-        for s in self.segments:
+        for s in self._live():
             s.close()
         self._release_lock()
 
