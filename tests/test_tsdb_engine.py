@@ -17,6 +17,7 @@ from labsupport.tsdb import (
     kernels,
 )
 from labsupport.tsdb.compaction import plan_size_tiered
+from labsupport.tsdb.wal import WalWriter, replay
 
 SYMS = ["AAA", "BBB", "CCC"]
 T0 = 1_700_000_000 * 10**9
@@ -372,3 +373,42 @@ def test_codes_with_symbol_list_and_categorical(tmp_path):
         assert db.query("A")["size"].tolist() == [2, 4]
         with pytest.raises(SchemaError):
             db.write([1], [5], symbols=["A"], price=[1.0], size=[1])
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.mark.parametrize(("policy", "expected_syncs"), [("batch", 5), ("interval", 1), ("none", 0)])
+def test_fsync_policies(tmp_path, policy, expected_syncs):
+    clock = FakeClock()
+    w = WalWriter(str(tmp_path / "w.log"), fsync=policy, interval_s=1.0, clock=clock)
+    for t in (0.1, 0.5, 1.2, 1.5, 2.1):  # "interval" syncs at 1.2 only
+        clock.now = t
+        w.append(np.arange(3), np.zeros(3, np.uint32), ["X"], [np.ones(3), np.ones(3, np.int64)])
+    assert w.syncs == expected_syncs
+    w.close()  # a clean close is durable whatever the policy
+    assert w.syncs == expected_syncs + (policy != "batch")
+    batches, torn = replay(str(tmp_path / "w.log"), ["f8", "i8"])
+    assert len(batches) == 5 and torn is None
+
+
+def test_streamed_query_holds_about_one_block_at_a_time(tmp_path):
+    rng = np.random.default_rng(4)
+    ts = np.sort(rng.integers(0, 10**12, 50_000))
+    with TickDB(str(tmp_path), block_points=1_000) as db:
+        db.write(ts, "X", price=np.ones(ts.size), size=np.ones(ts.size, np.int64))
+        db.flush()
+        sizes = [c["ts"].size for c in db.iter_query("X")]
+        assert sum(sizes) == ts.size and max(sizes) <= 1_000
+        # two overlapping segments: the merge buffers at most the blocks that overlap
+        db.write(ts[::7] + 1, "X", price=np.ones(ts[::7].size), size=np.ones(ts[::7].size, np.int64))
+        db.flush()
+        chunks = list(db.iter_query("X"))
+        assert sum(c["ts"].size for c in chunks) == ts.size + ts[::7].size
+        assert max(c["ts"].size for c in chunks) <= 2 * 1_000
+        assert all((np.diff(c["ts"]) >= 0).all() for c in chunks)
