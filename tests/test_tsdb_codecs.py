@@ -80,7 +80,7 @@ def test_timestamps_round_trip_any_int64(path, xs):
 
 @SETTINGS
 @given(st.lists(st.integers(-5_000, 5_000), min_size=1, max_size=300), I64, st.sampled_from([1, 2]),
-       st.integers(0, len(codecs.BUCKET_TABLES) - 1))  # fmt: skip
+       st.sampled_from([*range(len(codecs.BUCKET_TABLES)), codecs.ADAPTIVE]))  # fmt: skip
 def test_timestamps_every_order_and_table(path, gaps, start, order, table):
     # cumulative small gaps: non-monotonic and equal timestamps, wrapping near the int64 ends
     ts = (np.int64(start) + np.cumsum(np.array(gaps, dtype=np.int64))).astype(np.int64)
@@ -101,10 +101,24 @@ def test_cost_estimate_matches_encoded_size():
     rng = np.random.default_rng(3)
     ts = np.cumsum(rng.exponential(1e6, 5_000).astype(np.int64))
     costs = codecs.ts_cost_bits(ts)
+    assert len(costs) == 2 * (len(codecs.BUCKET_TABLES) + 1)
     for (order, table), nbits in costs.items():
         data = codecs.encode_ts(ts, order=order, table=table)
-        body = len(data) - codecs._TS_HDR.size
+        body = len(data) - codecs._TS_HDR.size - (5 if table == codecs.ADAPTIVE else 0)
         assert (nbits + 7) // 8 <= body <= (nbits + 7) // 8 + 1
+
+
+@SETTINGS
+@given(st.lists(st.integers(0, 64), min_size=1, max_size=500))
+def test_adaptive_buckets_are_optimal_for_five_prefix_codes(widths):
+    hist = np.bincount(widths, minlength=65)
+    table, cost = codecs.adaptive_table(hist)
+    assert list(table) == sorted(table) and table[-1] == max(widths)
+    b = np.searchsorted(np.asarray(table), widths, side="left")
+    assert cost == int(sum(np.array(codecs._CODE_LEN)[b] + np.asarray(table)[b]))
+    # no fixed table can beat the fitted one
+    fixed = codecs._table_costs(hist)
+    assert cost <= fixed.min()
 
 
 def test_numpy_and_numba_write_identical_bytes():

@@ -406,7 +406,9 @@ def test_streamed_query_holds_about_one_block_at_a_time(tmp_path):
         sizes = [c["ts"].size for c in db.iter_query("X")]
         assert sum(sizes) == ts.size and max(sizes) <= 1_000
         # two overlapping segments: the merge buffers at most the blocks that overlap
-        db.write(ts[::7] + 1, "X", price=np.ones(ts[::7].size), size=np.ones(ts[::7].size, np.int64))
+        db.write(
+            ts[::7] + 1, "X", price=np.ones(ts[::7].size), size=np.ones(ts[::7].size, np.int64)
+        )
         db.flush()
         chunks = list(db.iter_query("X"))
         assert sum(c["ts"].size for c in chunks) == ts.size + ts[::7].size

@@ -157,61 +157,129 @@ def _ts_widths(ts: np.ndarray, order: int) -> tuple[np.ndarray, np.ndarray, np.n
     return z, width, np.bincount(width, minlength=65)
 
 
+ADAPTIVE = 255  # table id of per-block bucket widths, stored after the header
+_CODE_LEN = (1, 2, 3, 4, 4)  # bits of the prefix codes '0', '10', '110', '1110', '1111'
+
+
+def adaptive_table(width_hist: np.ndarray) -> tuple[tuple[int, ...], int]:
+    """Bucket widths fitted to one block's histogram of value widths, and the bits they cost.
+
+    Dynamic programming over the widths present: bucket k (code length L_k) covers the
+    values whose width lies in (end of bucket k-1, w_k] and pays L_k + w_k bits for each.
+    Five buckets, at most 65 distinct widths: a handful of 66x66 array passes.
+    """
+    p = np.flatnonzero(width_hist)
+    if p.size == 0:
+        return (0, 0, 0, 0, 0), 0
+    c0 = np.concatenate(([0], np.cumsum(width_hist[p])))  # values with width <= p[s-1]
+    wid = np.concatenate(([0], p))  # payload width of a bucket that ends at state s
+    big = np.int64(1) << 62
+    dp = np.full(p.size + 1, big, dtype=np.int64)
+    dp[0] = 0
+    cols = np.arange(p.size + 1)
+    invalid = cols[:, None] > cols[None, :]
+    back = []
+    for code_len in _CODE_LEN:
+        m = dp[:, None] + (code_len + wid[None, :]) * (c0[None, :] - c0[:, None])
+        m[invalid] = big
+        arg = m.argmin(axis=0)
+        dp = m[arg, cols]
+        back.append(arg)
+    ends = [p.size]
+    for arg in reversed(back[1:]):
+        ends.append(int(arg[ends[-1]]))
+    ends.reverse()  # state after each bucket; equal neighbours mean an empty bucket
+    return tuple(int(wid[e]) for e in ends), int(dp[p.size])
+
+
 def ts_cost_bits(ts: np.ndarray) -> dict[tuple[int, int], int]:
     """Bits each (order, table) choice would need for this block (for teaching and choosing)."""
     ts = np.ascontiguousarray(ts, dtype=np.int64)
     out = {}
     for order in (1, 2):
-        for t, c in enumerate(_table_costs(_ts_widths(ts, order)[2])):
-            out[(order, t)] = c
+        hist = _ts_widths(ts, order)[2]
+        for t, c in enumerate(_table_costs(hist)):
+            out[(order, t)] = int(c)
+        out[(order, ADAPTIVE)] = adaptive_table(hist)[1]
     return out
 
 
-def _bucket_luts(table: int):
+def _bucket_luts(widths: tuple[int, ...]):
     """Per width 0..64: bucket; per bucket: payload bits, prefix code value and bits."""
-    widths = np.asarray(BUCKET_TABLES[table])
-    bucket_of = _bucket_of(np.arange(65), BUCKET_TABLES[table]).astype(np.int64)
+    bucket_of = np.minimum(_bucket_of(np.arange(65), widths), 4).astype(np.int64)
     code_val, code_bits = prefix_code_fields(np.arange(5), 4)
-    return bucket_of, widths.astype(np.int64), code_val, code_bits.astype(np.int64)
+    return bucket_of, np.asarray(widths, dtype=np.int64), code_val, code_bits.astype(np.int64)
 
 
-_LUTS = [_bucket_luts(t) for t in range(len(BUCKET_TABLES))]
+_LUTS = [_bucket_luts(t) for t in BUCKET_TABLES]
+
+
+def _ts_plan(ts: np.ndarray, order: int | None, table: int | None):
+    """The cheapest (bits, order, table, zigzags, widths, bucket widths) for this block."""
+    best = None
+    hists = {}
+    for o in (1, 2) if order is None else (order,):
+        z, width, hist = _ts_widths(ts, o)
+        hists[o] = (z, width, hist)
+        costs = _table_costs(hist)
+        for t in range(len(BUCKET_TABLES)) if table is None else (table,):
+            if t != ADAPTIVE and (best is None or costs[t] < best[0]):
+                best = (int(costs[t]), o, t, z, width, BUCKET_TABLES[t])
+    if table is None or table == ADAPTIVE:
+        # Fit buckets for the order whose fixed tables did better (the other rarely wins).
+        o = best[1] if best is not None else order
+        z, width, hist = hists[o]
+        widths, cost = adaptive_table(hist)
+        if best is None or cost + 40 < best[0]:  # the table costs 5 header bytes
+            best = (cost + 40, o, ADAPTIVE, z, width, widths)
+    return best
 
 
 def encode_ts(ts: np.ndarray, order: int | None = None, table: int | None = None) -> bytes:
-    """Timestamps (any int64, any order) -> bytes. Picks the cheapest order and table if not given."""
+    """Timestamps (any int64, any order) -> bytes. Picks the cheapest order and table if not given.
+
+    ``table`` is an index into BUCKET_TABLES or ADAPTIVE (widths fitted to this block).
+    """
     ts = np.ascontiguousarray(ts, dtype=np.int64)
     if ts.size == 0:
         return _TS_HDR.pack(TS_DOD, 2, 0, 0, 0, 0)
-    best = None
-    for o in (1, 2) if order is None else (order,):
-        z, width, hist = _ts_widths(ts, o)
-        costs = _table_costs(hist)
-        for t in range(len(BUCKET_TABLES)) if table is None else (table,):
-            if best is None or costs[t] < best[0]:
-                best = (costs[t], o, t, z, width, hist)
-    _, order, table, z, width, _ = best
-    bucket_of, bucket_bits, code_val, code_bits = _LUTS[table]
+    return _write_ts(ts, _ts_plan(ts, order, table))
+
+
+def _write_ts(ts: np.ndarray, plan) -> bytes:
+    _, order, table, z, width, widths = plan
+    bucket_of, bucket_bits, code_val, code_bits = (
+        _LUTS[table] if table != ADAPTIVE else _bucket_luts(widths)
+    )
     b = bucket_of[width]
     control, _ = pack_bits(code_val[b], code_bits[b])
     payload, _ = pack_bits(z, bucket_bits[b])
-    return (
-        _TS_HDR.pack(TS_DOD, order, table, int(ts[0]), len(control), len(payload))
-        + control
-        + payload
-    )
+    extra = bytes(widths) if table == ADAPTIVE else b""
+    head = _TS_HDR.pack(TS_DOD, order, table, int(ts[0]), len(control), len(payload))
+    return head + extra + control + payload
 
 
 def decode_ts(data: bytes | memoryview, n: int) -> np.ndarray:
     codec, order, table, first, clen, plen = _TS_HDR.unpack_from(data, 0)
-    if codec != TS_DOD or order not in (1, 2) or table >= len(BUCKET_TABLES):
+    if (
+        codec != TS_DOD
+        or order not in (1, 2)
+        or (table >= len(BUCKET_TABLES) and table != ADAPTIVE)
+    ):
         raise CodecError(f"not a timestamp column (codec {codec}, order {order}, table {table})")
     if n == 0:
         return np.zeros(0, dtype=np.int64)
     mv = memoryview(data)
     h = _TS_HDR.size
+    if table == ADAPTIVE:
+        table_widths = np.frombuffer(mv[h : h + 5], dtype=np.uint8).astype(np.int64)
+        if table_widths.size != 5 or table_widths.max() > 64:
+            raise CodecError("bad adaptive bucket table")
+        h += 5
+    else:
+        table_widths = np.asarray(BUCKET_TABLES[table])
     b, _ = parse_prefix_codes(mv[h : h + clen], n - 1, 4)
-    widths = np.asarray(BUCKET_TABLES[table])[b]
+    widths = table_widths[b]
     starts = np.cumsum(widths) - widths
     d = unzigzag(unpack_bits(mv[h + clen : h + clen + plen], starts, widths))
     if order == 2:
@@ -359,14 +427,17 @@ def encode_int(values: np.ndarray) -> bytes:
     if v.size == 0:
         return _INT_HDR.pack(INT_PACK, 0, 0, 0, 0)
     lo = v.min()
-    best = (int(bit_width((v - lo).view(U64)).max()), 0)
-    if v.size > 1:
+    n = v.size
+    w0 = int(bit_width((v - lo).view(U64)).max())
+    best = (w0 * n, w0, 0)  # (bits, width, mode)
+    if n > 1:
         d = np.diff(v)
         zd = zigzag(d)
-        best = min(best, (int(bit_width(zd).max()), 1))
         dmin = d.min()
-        best = min(best, (int(bit_width((d - dmin).view(U64)).max()), 2))
-    width, mode = best
+        for mode, arr in ((1, zd), (2, (d - dmin).view(U64))):
+            w = int(bit_width(arr).max())
+            best = min(best, (w * (n - 1), w, mode))
+    _, width, mode = best
     if mode == 0:
         return _INT_HDR.pack(INT_PACK, 0, width, int(lo), 0) + pack_fixed((v - lo).view(U64), width)
     if mode == 1:
@@ -398,9 +469,22 @@ def decode_int(data: bytes | memoryview, n: int) -> np.ndarray:
 
 
 def encode_timestamps(ts: np.ndarray) -> bytes:
-    """The timestamp column of a block: Gorilla-style buckets or fixed-width deltas, the smaller."""
-    a = encode_ts(ts)
-    b = encode_int(ts)
+    """The timestamp column of a block: bucketed prefix codes or fixed-width deltas, the smaller.
+
+    Fixed-width deltas (int-pack mode 2) are priced from the spread of the deltas alone, so
+    only the winner is actually encoded.
+    """
+    ts = np.ascontiguousarray(ts, dtype=np.int64)
+    if ts.size < 2:
+        return encode_ts(ts)
+    plan = _ts_plan(ts, None, None)
+    d = np.diff(ts)
+    pack_bits_needed = (ts.size - 1) * (int(d.max()) - int(d.min())).bit_length()
+    if pack_bits_needed + 24 < plan[0]:
+        return encode_int(ts)
+    if plan[0] + 24 < pack_bits_needed:
+        return _write_ts(ts, plan)
+    a, b = _write_ts(ts, plan), encode_int(ts)  # too close to call from the estimates
     return a if len(a) <= len(b) else b
 
 
