@@ -265,3 +265,19 @@ def test_cli_dump_reports_and_continues(tmp_path):
     r = subprocess.run([sys.executable, "-m", "labsupport.protocols.fix", "dump", str(tmp_path / "missing")],
                        capture_output=True, text=True, timeout=60)  # fmt: skip
     assert r.returncode == 2 and r.stderr.startswith("error: No such file")
+
+
+def test_gateway_rejects_bad_new_orders():
+    from labsupport.protocols.fix.engine import FixGateway
+
+    gw = FixGateway()
+    h = [(49, "C"), (56, "EXCH")]
+    sub_cent = [parse(a) for a in gw.on_message(encode("D", h + [(34, 1), (11, "X1"), (55, "X"), (54, 1), (38, 10), (40, 2), (44, "10.001")]))]
+    assert [(m.get(150), m.get(39), m.get(58)) for m in sub_cent] == [("8", "8", "invalid price or order type")]
+    fok = [parse(a) for a in gw.on_message(encode("D", h + [(34, 2), (11, "X2"), (55, "X"), (54, 1), (38, 10), (40, 2), (44, "10"), (59, 4)]))]
+    assert [(m.get(150), m.get(58)) for m in fok] == [("8", "fok not fillable")]
+    assert gw.recorder.trades == []
+    with pytest.raises(ValueError, match="without a listener"):
+        from labsupport.orderbook import MatchingEngine, Recorder
+
+        FixGateway(MatchingEngine(listener=Recorder()))

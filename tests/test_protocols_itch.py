@@ -378,3 +378,19 @@ def test_moldudp64_capture_with_duplicates_and_a_gap(day, tmp_path):
     r = run_cli("stats", str(path), "--moldudp64")
     assert r.returncode == 0 and sum(json.loads(r.stdout).values()) == 180
     assert "sequence gap 61..80 (20 messages missing)" in r.stderr
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.integers(1, 200), min_size=1, max_size=30))
+def test_stream_any_chunking_gives_the_same_messages(cuts):
+    msgs = [encode_tuple(sample_tuple(t, i)) for i, t in enumerate(MESSAGE_TYPES)]
+    data = frame(msgs)
+    s, got, pos = ItchStream(), [], 0
+    for c in cuts:
+        s.feed(data[pos : pos + c])
+        pos += c
+        got.extend(s)
+    s.feed(data[pos:])
+    got.extend(s)
+    s.close()
+    assert got == [sample_tuple(t, i) for i, t in enumerate(MESSAGE_TYPES)]
