@@ -268,7 +268,7 @@ def main(argv: list[str] | None = None) -> BenchReport:
                                  description=__doc__.split("\n\n")[0])
     ap.add_argument("--events", type=int, default=scaled(ci=100_000, default=500_000,
                                                          full=2_000_000))
-    ap.add_argument("--repeats", type=int, default=scaled(ci=3, default=5, full=7))
+    ap.add_argument("--repeats", type=int, default=scaled(ci=3, default=3, full=7))
     ap.add_argument("--no-write", action="store_true", help="do not write build/bench JSON")
     args = ap.parse_args(argv)
 
@@ -293,7 +293,7 @@ def main(argv: list[str] | None = None) -> BenchReport:
                    p99_ns=round(s.p99_ns))
     depths = scaled(ci=[10, 100, 1000], default=[10, 100, 1000, 10000],
                     full=[10, 100, 1000, 10000, 30000])
-    for r in depth_scaling(depths, scaled(ci=50_000, default=200_000, full=500_000)):
+    for r in depth_scaling(depths, scaled(ci=50_000, default=100_000, full=500_000)):
         report.add(f"depth {r['depth_levels']} {r['ladder']}", live_orders=r["live_orders"],
                    ev_per_s_median=round(r["ev_per_s"]), ev_per_cpu_s=round(r["ev_per_cpu_s"]))
     for r in queue_scaling(scaled(ci=[1, 16, 256], default=[1, 4, 16, 64, 256, 1024],
