@@ -263,7 +263,14 @@ def queue_scaling(per_level: list[int], n_events: int, depth: int = 20,
     return out
 
 
-def main(argv: list[str] | None = None) -> BenchReport:
+def main(argv: list[str] | None = None) -> int:
+    """Command line entry (``python -m labsupport.orderbook.bench``); returns the exit status."""
+    run(argv)
+    return 0
+
+
+def run(argv: list[str] | None = None) -> BenchReport:
+    """Run every workload, print the table, write ``build/bench/orderbook.json``."""
     ap = argparse.ArgumentParser(prog="python -m labsupport.orderbook.bench",
                                  description=__doc__.split("\n\n")[0])
     ap.add_argument("--events", type=int, default=scaled(ci=100_000, default=500_000,
@@ -308,4 +315,4 @@ def main(argv: list[str] | None = None) -> BenchReport:
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())
