@@ -16,8 +16,11 @@ A :class:`Level` holds a :class:`collections.deque` of :class:`Order` objects pl
 total quantity and live order count. Cancel is O(1) by *lazy deletion*: the order's ``qty`` is
 set to 0 and the level's totals are updated, but the object stays in the deque until the
 matching loop meets it at the front (``popleft``) or the level dies. A level whose deque is
-mostly corpses is compacted. This beats an intrusive doubly-linked list in CPython: a deque
-append/popleft runs in C, while unlinking a Python node costs four attribute writes.
+mostly corpses is compacted. Why not an intrusive doubly-linked list (the textbook O(1)
+cancel)? In CPython a deque append/popleft runs in C, while linking or unlinking a Python node
+costs four attribute writes on every add and cancel; lazy deletion moves that cost to the rare
+moment a corpse reaches the front. (A reasoned choice, not a measured one: the benchmark
+compares the price ladders, not FIFO designs.)
 
 Invariants (checked by the tests after every event): a live order has ``qty > 0``, lives in
 exactly one level and in the engine's ``live`` dict; ``level.qty`` is the sum and
