@@ -414,3 +414,16 @@ def test_streamed_query_holds_about_one_block_at_a_time(tmp_path):
         assert sum(c["ts"].size for c in chunks) == ts.size + ts[::7].size
         assert max(c["ts"].size for c in chunks) <= 2 * 1_000
         assert all((np.diff(c["ts"]) >= 0).all() for c in chunks)
+
+
+def test_repetitive_int_column_is_stored_as_xor_and_read_back_as_int(tmp_path):
+    rng = np.random.default_rng(6)
+    size = rng.choice([100, 100, 100, 200, 300, 57], 5_000).astype(np.int64)
+    ts = np.arange(size.size, dtype=np.int64) * 1_000
+    with TickDB(str(tmp_path)) as db:
+        db.write(ts, "X", price=np.full(size.size, 1.5), size=size)
+        db.flush()
+        codecs_used = {(r["column"], r["codec"]) for r in db.segments[0].column_sizes()}
+        assert ("size", "gorilla-xor") in codecs_used
+        got = db.query("X")["size"]
+        assert got.dtype == np.int64 and np.array_equal(got, size)

@@ -102,7 +102,15 @@ def column_bytes(values, kind: str) -> pd.DataFrame:
     if kind == "ts":
         for order, name in ((1, "delta"), (2, "delta-of-delta")):
             out[f"{name}, Gorilla buckets"] = len(codecs.encode_ts(v, order=order, table=0))
-            out[f"{name}, best bucket table"] = len(codecs.encode_ts(v, order=order))
+            best_fixed = min(
+                range(len(codecs.BUCKET_TABLES)), key=lambda t: len(codecs.encode_ts(v, order, t))
+            )
+            out[f"{name}, best fixed bucket table"] = len(
+                codecs.encode_ts(v, order=order, table=best_fixed)
+            )
+            out[f"{name}, buckets fitted to the block"] = len(
+                codecs.encode_ts(v, order=order, table=codecs.ADAPTIVE)
+            )
         out["deltas bit-packed (fixed width)"] = len(codecs.encode_int(v))
     elif kind == "float":
         out["Gorilla XOR"] = len(codecs.encode_xor(v))
