@@ -7,6 +7,7 @@ machines can be compared: ``build/bench/<lab>.json`` holds the rows, the scale, 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -52,6 +53,9 @@ def machine_info() -> dict[str, Any]:
         info["memory_gib"] = round(kb / 2**20, 1)
     except (OSError, ValueError, IndexError):
         pass
+    # How busy the machine was: numbers taken at a load of 4 on 2 cores are not comparable.
+    with contextlib.suppress(OSError):
+        info["load_avg_1m"] = round(os.getloadavg()[0], 2)
     for mod in ("numpy", "pandas", "uvloop", "numba"):
         module = sys.modules.get(mod)
         if module is None:
