@@ -135,6 +135,16 @@ def run_tool(tool: str, port: int, workload: str, duration_s: float, rate: float
             "errors": m["errors"]}
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of process ``pid`` (all its threads) from /proc; None elsewhere."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def available(names: list[str] | None = None) -> tuple[list[Server], list[str]]:
     """The candidates that can run here, and a message for each one skipped."""
     chosen, skipped = [], []
@@ -177,7 +187,16 @@ def compare(workloads: list[str], tools: list[str], *, repeats: int, duration_s:
                             if note not in notes:
                                 notes.append(note)
                             continue
+                        before = cpu_seconds(procs[s.name].pid)
                         row = run_tool(tool, procs[s.name].port, workload, duration_s, open_rate)
+                        after = cpu_seconds(procs[s.name].pid)
+                        # Server CPU per request: robust to a noisy neighbour, unlike req/s.
+                        # (It includes the warm-up, so it is measured over all requests sent.)
+                        row["cpu_us_per_req"] = None
+                        if before is not None and after is not None and row["req_per_s"]:
+                            total = row["req_per_s"] * (duration_s + (0 if tool == "wrk" else
+                                                                      min(0.5, duration_s / 2)))
+                            row["cpu_us_per_req"] = (after - before) / total * 1e6
                         samples.setdefault((s.name, workload, tool), []).append(row)
                         if progress:
                             progress(f"[{rep + 1}/{repeats}] {workload} {tool} {s.name}: "
@@ -196,6 +215,7 @@ def compare(workloads: list[str], tools: list[str], *, repeats: int, duration_s:
         report.add(f"{name} | {workload} | {tool}", server=name, workload=workload, tool=tool,
                    req_per_s=round(med("req_per_s")), spread=f"{min(rates):,.0f}-{max(rates):,.0f}",
                    p50_us=round(med("p50_us"), 1), p99_us=round(med("p99_us"), 1),
+                   cpu_us_per_req=round(med("cpu_us_per_req"), 1),
                    errors=sum(r["errors"] for r in rows),
                    vs_uvicorn=round(ratio, 2) if ratio else None)
     return report, notes

@@ -40,10 +40,6 @@ an ``Expect`` other than 100-continue [417].
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-from typing import NamedTuple
-
 from .errors import (
     BadRequest,
     ContentTooLarge,
@@ -54,6 +50,28 @@ from .errors import (
     ProtocolError,
     UriTooLong,
     VersionNotSupported,
+)
+from .events import NEED_DATA, ConnectionClosed, Data, EndOfMessage, Limits, Request, _Sentinel
+from .fields import (
+    _CL,
+    _CONN,
+    _CRLF_RUNS,
+    _EXT_OK,
+    _HEAD_OK,
+    _HEXDIG,
+    _HOST,
+    _LINE_OK,
+    _METHODS,
+    _NAMES,
+    _OWS,
+    _TARGET_OK,
+    _TE,
+    _VERSION_RE,
+    _learn_name,
+    parse_trailers,
+)
+from .fields import (
+    TCHAR as _TCHAR,
 )
 
 __all__ = [
@@ -66,129 +84,9 @@ __all__ = [
     "RequestParser",
 ]
 
-
-class _Sentinel:
-    __slots__ = ("name",)
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def __repr__(self) -> str:
-        return self.name
-
-
-#: Returned by ``next_event()`` when the buffer does not hold a whole event yet.
-NEED_DATA = _Sentinel("NEED_DATA")
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    """Protective limits; the defaults are those of common production servers."""
-
-    max_target_bytes: int = 8192  # 414 above this
-    max_head_bytes: int = 16384  # 431 above this (request line + fields)
-    max_header_count: int = 100  # 431 above this
-    max_body_bytes: int = 1 << 20  # 413 above this
-    max_chunk_line_bytes: int = 1024  # chunk size + extensions
-
-
-class Request(NamedTuple):
-    """A request head. Header names are lower-cased bytes, values are stripped bytes.
-
-    Immutable like the other events, but a ``NamedTuple`` rather than a frozen dataclass:
-    it is built once per request and a tuple is about four times cheaper to construct.
-    """
-
-    method: str
-    target: bytes
-    path: str  # the path part of the target, still percent-encoded
-    query: bytes
-    http_version: str  # "1.1" or "1.0"
-    headers: tuple[tuple[bytes, bytes], ...]
-    keep_alive: bool
-    expect_continue: bool
-    content_length: int | None  # None when the body is chunked
-    chunked: bool
-
-    def header(self, name: bytes, default: bytes | None = None) -> bytes | None:
-        """The first value of header ``name`` (lower-case bytes), or ``default``."""
-        for k, v in self.headers:
-            if k == name:
-                return v
-        return default
-
-
-@dataclass(frozen=True, slots=True)
-class Data:
-    """A piece of the request body, already de-chunked."""
-
-    data: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class EndOfMessage:
-    """The request body is complete; ``trailers`` holds a chunked body's trailer fields."""
-
-    trailers: tuple[tuple[bytes, bytes], ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class ConnectionClosed:
-    """The client closed its side between two requests (a clean end)."""
-
-
 _new_tuple = tuple.__new__
 _END = EndOfMessage()
 _CLOSED = ConnectionClosed()
-
-# --- byte classes (RFC 9110 section 5.6.2 and RFC 9112 section 3.2) --------------------------
-_TCHAR = b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-# Allowed anywhere in a head: visible ASCII, SP, HTAB, obs-text, and CR LF (checked apart).
-_HEAD_OK = bytes(range(0x20, 0x7F)) + b"\t\r\n" + bytes(range(0x80, 0x100))
-# Allowed in a request-target: visible ASCII except '#' (a fragment is never sent).
-_LINE_OK = bytes(range(0x20, 0x7F)) + b"\t" + bytes(range(0x80, 0x100))
-_CRLF_RUNS = [b"\r\n" * k for k in range(129)]
-_TARGET_OK = bytes(c for c in range(0x21, 0x7F) if c != 0x23)
-_HEXDIG = b"0123456789abcdefABCDEF"
-_EXT_OK = bytes(range(0x20, 0x7F)) + b"\t" + bytes(range(0x80, 0x100))
-_OWS = b" \t"
-_VERSION_RE = re.compile(rb"HTTP/[0-9]\.[0-9]")
-
-# Methods we implement, mapped to their str form (a dict lookup validates and decodes at once).
-_METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")}
-
-# Fields whose meaning the parser needs; everything else is passed through untouched.
-_HOST, _CL, _TE, _CONN, _EXPECT = range(5)
-_SPECIAL = {
-    b"host": _HOST,
-    b"content-length": _CL,
-    b"transfer-encoding": _TE,
-    b"connection": _CONN,
-    b"expect": _EXPECT,
-}
-
-# Raw field name -> (lower-case name, role). Filled by _learn_name with validated names only,
-# and bounded so a client sending random names cannot grow it without limit.
-_NAMES: dict[bytes, tuple[bytes, int | None]] = {}
-_NAMES_MAX = 1024
-
-
-def _learn_name(name: bytes, colon: bytes, line: bytes, lines: list[bytes]) -> tuple[bytes, int | None]:
-    """Validate a field name not seen before (the slow path); raise 400 with the line number."""
-    lineno = lines.index(line) + 1
-    if not colon or not name:
-        if line[:1] in (b" ", b"\t"):
-            raise BadRequest(f"header line {lineno}: obsolete line folding is not accepted")
-        raise BadRequest(f"header line {lineno}: no field name before ':' in {line[:60]!r}")
-    if name.translate(None, _TCHAR):
-        if name[-1] in _OWS:
-            raise BadRequest(f"header line {lineno}: whitespace between field name and colon")
-        raise BadRequest(f"header line {lineno}: invalid field name {name[:60]!r}")
-    lname = name.lower()
-    known = (lname, _SPECIAL.get(lname))
-    if len(_NAMES) < _NAMES_MAX:
-        _NAMES[name] = known
-    return known
 
 
 # Parser states.
@@ -498,26 +396,9 @@ class RequestParser:
                 block = buf[pos:end]
                 self._pos = end + 4
                 self._state = _S_HEAD
-                return EndOfMessage(tuple(_parse_trailers(block)))
+                return EndOfMessage(tuple(parse_trailers(block)))
 
     def _need(self) -> _Sentinel:
         if self._eof:
             raise IncompleteMessage("connection closed in the middle of a chunked body")
         return NEED_DATA
-
-
-def _parse_trailers(block: bytes) -> list[tuple[bytes, bytes]]:
-    """Trailer fields use the header field syntax (RFC 9112 section 7.1.2)."""
-    lines = block.split(b"\r\n")
-    if block.count(b"\n") != len(lines) - 1 or block.count(b"\r") != len(lines) - 1:
-        raise BadRequest("bare CR or LF in the trailer section")
-    if block.translate(None, _HEAD_OK):
-        raise BadRequest("control byte in the trailer section")
-    out = []
-    for line in lines:
-        colon = line.find(b":")
-        name = line[:colon]
-        if colon <= 0 or name.translate(None, _TCHAR):
-            raise BadRequest(f"malformed trailer field {line[:60]!r}")
-        out.append((name.lower(), line[colon + 1 :].strip(_OWS)))
-    return out
