@@ -36,3 +36,11 @@ def test_queue_workload_has_the_queues_it_claims():
     assert {lv.orders for lv in eng.l2_snapshot(0, None).bids} == {30}
     eng.process_rows(stream)
     check_invariants(eng)
+
+
+def test_fifo_designs_runs_both():
+    from labsupport.orderbook.bench import fifo_designs
+
+    res = fifo_designs(5000)
+    assert set(res) == {"deque + lazy deletion", "intrusive linked list"}
+    assert all(v > 0 for v in res.values())
