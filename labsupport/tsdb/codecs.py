@@ -278,6 +278,14 @@ def decode_ts(data: bytes | memoryview, n: int) -> np.ndarray:
         h += 5
     else:
         table_widths = np.asarray(BUCKET_TABLES[table])
+    if bits.USE_KERNELS:
+        out = np.empty(n, dtype=np.int64)
+        ctrl, pay = bits._words(mv[h : h + clen]), bits._words(mv[h + clen : h + clen + plen])
+        if len(mv) < h + clen + plen or kernels.dod_decode_loop(
+            ctrl, 8 * clen, pay, 8 * plen, table_widths, order, first, out
+        ):
+            raise CodecError("timestamp streams are shorter than the count says")
+        return out
     b, _ = parse_prefix_codes(mv[h : h + clen], n - 1, 4)
     widths = table_widths[b]
     starts = np.cumsum(widths) - widths
@@ -388,6 +396,15 @@ def decode_xor(data: bytes | memoryview, n: int) -> np.ndarray:
         return np.zeros(0, dtype=np.float64)
     mv = memoryview(data)
     h = _XOR_HDR.size
+    if bits.USE_KERNELS:
+        out = np.empty(n, dtype=U64)
+        p = h + clen + hlen
+        streams = [bits._words(mv[a:b]) for a, b in ((h, h + clen), (h + clen, p), (p, p + plen))]
+        if len(mv) < p + plen or kernels.xor_decode_loop(
+            streams[0], 8 * clen, streams[1], 8 * hlen, streams[2], 8 * plen, np.uint64(first), out
+        ):
+            raise CodecError("XOR streams are shorter than the count says, or malformed")
+        return out.view(np.float64)
     codes, _ = parse_prefix_codes(mv[h : h + clen], n - 1, 2)
     nz = codes > 0
     reset = codes[nz] == 2

@@ -135,6 +135,111 @@ if HAVE_NUMBA:
             pv[k] += p * size[i]
         return k + 1
 
+    _LEAD_ONES = np.array([0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 3, 4], dtype=np.int64)
+
+    @njit(cache=True, nogil=True)
+    def _read(words, pos, w):  # pragma: no cover - compiled
+        """``w`` bits (0..64) at bit ``pos`` of MSB-first words."""
+        if w == 0:
+            return np.uint64(0)
+        word = pos >> 6
+        s = np.uint64(pos & 63)
+        top = words[word] << s
+        if s > 0:
+            top |= words[word + 1] >> (np.uint64(64) - s)
+        return top >> np.uint64(64 - w)
+
+    @njit(cache=True, nogil=True)
+    def dod_decode_loop(ctrl, cbits, pay, pbits, widths, order, first, out):  # pragma: no cover
+        """Sequential decode of the timestamp streams (prefix codes, payloads) into ``out``.
+
+        Returns 0, or -1 if a stream runs out (malformed input; nothing is read past it)."""
+        cpos = np.int64(0)
+        ppos = np.int64(0)
+        acc = np.int64(first)
+        d = np.int64(0)
+        out[0] = acc
+        for i in range(1, out.size):
+            # Peek 4 control bits; the prefix code is the run of leading ones (at most 4).
+            word = cpos >> 6
+            sh = np.uint64(cpos & 63)
+            top = ctrl[word] << sh
+            if sh > 0:
+                top |= ctrl[word + 1] >> (np.uint64(64) - sh)
+            peek = np.int64(top >> np.uint64(60))
+            k = _LEAD_ONES[peek]
+            cpos += k + 1 if k < 4 else 4
+            if cpos > cbits:
+                return -1
+            w = np.int64(widths[k])
+            if ppos + w > pbits:
+                return -1
+            z = np.uint64(0)
+            if w > 0:  # the _read logic, written out: a call per value costs more than the read
+                word = ppos >> 6
+                sh = np.uint64(ppos & 63)
+                top = pay[word] << sh
+                if sh > 0:
+                    top |= pay[word + 1] >> (np.uint64(64) - sh)
+                z = top >> np.uint64(64 - w)
+            ppos += w
+            v = np.int64(z >> np.uint64(1)) ^ -np.int64(z & np.uint64(1))
+            if order == 2:
+                d += v
+                acc += d
+            else:
+                acc += v
+            out[i] = acc
+        return 0
+
+    @njit(cache=True, nogil=True)
+    def xor_decode_loop(ctrl, cbits, heads, hbits, pay, pbits, first, out):  # pragma: no cover
+        """Sequential decode of Gorilla XOR streams (codes, window headers, payloads) into ``out``.
+
+        Returns 0, or -1 if a stream runs out or a window is reused before one is defined."""
+        cpos = np.int64(0)
+        hpos = np.int64(0)
+        ppos = np.int64(0)
+        prev = np.uint64(first)
+        mlen = np.int64(64)
+        trail = np.int64(0)
+        out[0] = prev
+        have_window = False
+        for i in range(1, out.size):
+            if cpos >= cbits:
+                return -1
+            bit = (ctrl[cpos >> 6] >> np.uint64(63 - (cpos & 63))) & np.uint64(1)
+            cpos += 1
+            if bit:
+                if cpos >= cbits:
+                    return -1
+                bit2 = (ctrl[cpos >> 6] >> np.uint64(63 - (cpos & 63))) & np.uint64(1)
+                cpos += 1
+                if bit2:
+                    if hpos + 11 > hbits:
+                        return -1
+                    have_window = True
+                    h = np.int64(_read(heads, hpos, 11))
+                    hpos += 11
+                    mlen = h & 63
+                    if mlen == 0:
+                        mlen = 64
+                    trail = 64 - (h >> 6) - mlen
+                    if trail < 0:
+                        return -1
+                if not have_window or ppos + mlen > pbits:
+                    return -1
+                word = ppos >> 6
+                sh = np.uint64(ppos & 63)
+                top = pay[word] << sh
+                if sh > 0:
+                    top |= pay[word + 1] >> (np.uint64(64) - sh)
+                v = top >> np.uint64(64 - mlen)
+                ppos += mlen
+                prev ^= v << np.uint64(trail)
+            out[i] = prev
+        return 0
+
     @njit(cache=True, nogil=True)
     def xor_windows_loop(lead, trail, reset):  # pragma: no cover - compiled
         """Gorilla's greedy window choice as the scan the paper describes."""
@@ -182,7 +287,7 @@ if HAVE_NUMBA:
 
 else:  # pragma: no cover
     pack_words = unpack_words = unpack_fixed_words = unpack_deltas_words = bars_loop = None
-    xor_windows_loop = ts_diff_widths = None
+    xor_windows_loop = ts_diff_widths = dod_decode_loop = xor_decode_loop = None
 
 
 def warm_up() -> None:
@@ -199,6 +304,8 @@ def warm_up() -> None:
     f = np.zeros(4)
     i8 = np.zeros(4, dtype=np.int64)
     bars_loop(i8, f, i8, 10, i8, f, f, f, f, i8.copy(), i8.copy(), f)
+    dod_decode_loop(words, 0, words, 0, i8[:5], 2, 0, i8[:1].copy())
+    xor_decode_loop(words, 0, words, 0, words, 0, np.uint64(0), np.zeros(1, dtype=np.uint64))
     for zig in (True, False):
         unpack_deltas_words(words, 0, 3, 0, 0, zig, np.zeros(4, dtype=np.int64))
     ts = np.arange(5, dtype=np.int64)
