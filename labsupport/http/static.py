@@ -100,6 +100,7 @@ class StaticFiles:
         self.inline_max = inline_max
         self.cache_entries = cache_entries
         self._cache: dict[str, tuple[int, int, bytes]] = {}
+        self._meta: dict[tuple[str, int, int], tuple[bytes, bytes, tuple]] = {}
 
     def resolve(self, raw_path: str) -> str | None:
         """The real file path for a request path under the prefix, or None if refused."""
@@ -132,13 +133,8 @@ class StaticFiles:
         if not stat.S_ISREG(st.st_mode):
             return Response("not found", 404)
         size = st.st_size
-        etag = b'"%x-%x"' % (size, st.st_mtime_ns)
-        ctype, _ = mimetypes.guess_type(real)
-        ctype = ctype or "application/octet-stream"
-        if ctype.startswith("text/"):
-            ctype += "; charset=utf-8"
-        fields = [(b"etag", etag), (b"last-modified", formatdate(st.st_mtime, usegmt=True).encode()),
-                  (b"accept-ranges", b"bytes")]
+        etag, ctype, validators = self._describe(real, st)
+        fields = list(validators)
         if self._not_modified(request, etag, st.st_mtime):
             return Response(b"", 304, headers=fields)
         status, start, count = 200, 0, size
@@ -153,13 +149,31 @@ class StaticFiles:
                 status, count = 206, end - start + 1
                 fields.append((b"content-range", b"bytes %d-%d/%d" % (start, end, size)))
         if size > self.inline_max:
-            fields.insert(0, (b"content-type", ctype.encode()))
+            fields.insert(0, (b"content-type", ctype))
             return FileResponse(real, status, fields, start, count)
         body = self._read(real, st)
         resp = Response(body[start:start + count] if status == 206 else body, status,
                         content_type=ctype)
         resp.headers = fields  # already bytes and well-formed
         return resp
+
+    def _describe(self, real: str, st: os.stat_result) -> tuple[bytes, bytes, tuple]:
+        """ETag, content type and validator fields, computed once per (path, size, mtime)."""
+        key = (real, st.st_size, st.st_mtime_ns)
+        hit = self._meta.get(key)
+        if hit is not None:
+            return hit
+        etag = b'"%x-%x"' % (st.st_size, st.st_mtime_ns)
+        ctype, _ = mimetypes.guess_type(real)
+        ctype = ctype or "application/octet-stream"
+        if ctype.startswith("text/"):
+            ctype += "; charset=utf-8"
+        fields = ((b"etag", etag), (b"last-modified", formatdate(st.st_mtime, usegmt=True).encode()),
+                  (b"accept-ranges", b"bytes"))
+        if len(self._meta) >= self.cache_entries:
+            self._meta.pop(next(iter(self._meta)))
+        hit = self._meta[key] = (etag, ctype.encode(), fields)
+        return hit
 
     def _not_modified(self, request: HttpRequest, etag: bytes, mtime: float) -> bool:
         inm = request.header(b"if-none-match")
