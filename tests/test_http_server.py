@@ -445,3 +445,20 @@ def test_cli_bad_root_is_one_line_and_exit_2(tmp_path):
     out = subprocess.run([sys.executable, "-m", "labsupport.http", "--root", str(tmp_path / "nope")],
                          capture_output=True, text=True, timeout=30)
     assert out.returncode == 2 and out.stderr.count("\n") == 1 and "not a directory" in out.stderr
+
+
+def test_streaming_to_http10_client_is_close_delimited(demo):
+    with connect(demo.port) as s:
+        s.sendall(b"GET /ticks?n=2 HTTP/1.0\r\n\r\n")
+        status, headers, body = read_response(s, bytearray())
+    assert status == 200 and "transfer-encoding" not in headers and "content-length" not in headers
+    assert body == b"tick 0\ntick 1\n"
+
+
+def test_head_of_a_streamed_response_sends_no_chunks(demo):
+    with connect(demo.port) as s:
+        buf = bytearray()
+        s.sendall(b"HEAD /ticks?n=3 HTTP/1.1\r\nHost: t\r\n\r\n" + GET % b"/hello")
+        status, headers, _ = read_response(s, buf, head_only=True)
+        assert status == 200 and headers["transfer-encoding"] == "chunked"
+        assert read_response(s, buf)[2] == b"Hello, World!"
