@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from labsupport.tsdb import bits, codecs, kernels
+from labsupport.tsdb import bits, codecs, gorilla, kernels
 
 I64 = st.integers(-(2**63), 2**63 - 1)
 U64 = st.integers(0, 2**64 - 1)
@@ -94,7 +94,7 @@ def test_regular_timestamps_cost_one_bit_each():
     data = codecs.encode_ts(ts)
     assert data[1] == 2  # delta-of-delta wins on a regular clock
     # a 1-bit "0" per point after the first delta (one prefix code and a 32-bit payload)
-    assert len(data) - codecs._TS_HDR.size <= (998 + 4 + 7) // 8 + 4
+    assert len(data) - gorilla._TS_HDR.size <= (998 + 4 + 7) // 8 + 4
 
 
 def test_cost_estimate_matches_encoded_size():
@@ -104,7 +104,7 @@ def test_cost_estimate_matches_encoded_size():
     assert len(costs) == 2 * (len(codecs.BUCKET_TABLES) + 1)
     for (order, table), nbits in costs.items():
         data = codecs.encode_ts(ts, order=order, table=table)
-        body = len(data) - codecs._TS_HDR.size - (5 if table == codecs.ADAPTIVE else 0)
+        body = len(data) - gorilla._TS_HDR.size - (5 if table == codecs.ADAPTIVE else 0)
         assert (nbits + 7) // 8 <= body <= (nbits + 7) // 8 + 1
 
 
@@ -115,9 +115,9 @@ def test_adaptive_buckets_are_optimal_for_five_prefix_codes(widths):
     table, cost = codecs.adaptive_table(hist)
     assert list(table) == sorted(table) and table[-1] == max(widths)
     b = np.searchsorted(np.asarray(table), widths, side="left")
-    assert cost == int(sum(np.array(codecs._CODE_LEN)[b] + np.asarray(table)[b]))
+    assert cost == int(sum(np.array(gorilla._CODE_LEN)[b] + np.asarray(table)[b]))
     # no fixed table can beat the fitted one
-    fixed = codecs._table_costs(hist)
+    fixed = gorilla._table_costs(hist)
     assert cost <= fixed.min()
 
 
@@ -172,7 +172,7 @@ def test_vectorised_window_choice_equals_greedy_scan(pairs):
 
 def test_repeated_value_costs_one_bit():
     x = np.full(1_000, 123.25)
-    assert len(codecs.encode_xor(x)) - codecs._XOR_HDR.size == (999 + 7) // 8
+    assert len(codecs.encode_xor(x)) - gorilla._XOR_HDR.size == (999 + 7) // 8
 
 
 # ---------------------------------------------------------------- integers, tick grid

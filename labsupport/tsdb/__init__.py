@@ -1,5 +1,10 @@
 """Lab 08: a time-series database for tick data (LSM write path, Gorilla compression).
 
+Modules, in the order data flows: bits.py (vectorised bit streams), kernels.py (optional
+numba loops), prefix.py (codec ids, prefix codes), gorilla.py (delta-of-delta and XOR),
+codecs.py (per-column choice, decoding by id), wal.py, memtable.py, segment.py, query.py,
+compaction.py, db.py; then __main__.py (command line), bench.py, explain.py, crashdemo.py.
+
 Public surface:
 - :class:`TickDB` (db.py): WAL + memtable + segments + compaction + queries
 - codecs (codecs.py): ``encode_ts``/``decode_ts`` (delta-of-delta), ``encode_xor``/``decode_xor``

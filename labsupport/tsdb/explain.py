@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from . import codecs
+from . import codecs, gorilla
 from .bits import bits_to_str, clz64, ctz64, zigzag
 
 
@@ -22,9 +22,9 @@ def explain_ts(ts, order: int = 2, table: int = 0) -> pd.DataFrame:
     """One row per timestamp: difference, zigzag, bucket, prefix code and payload bits."""
     ts = np.asarray(ts, dtype=np.int64)
     data = codecs.encode_ts(ts, order=order, table=table)
-    _, _, _, first, clen, plen = codecs._TS_HDR.unpack_from(data, 0)
-    h = codecs._TS_HDR.size
-    d = codecs._ts_differences(ts, order)
+    _, _, _, first, clen, plen = gorilla._TS_HDR.unpack_from(data, 0)
+    h = gorilla._TS_HDR.size
+    d = gorilla._ts_differences(ts, order)
     z = zigzag(d)
     widths = np.asarray(codecs.BUCKET_TABLES[table])
     b = np.searchsorted(widths, [int(v).bit_length() for v in z.tolist()])
@@ -81,8 +81,8 @@ def explain_xor(values) -> pd.DataFrame:
     df = pd.DataFrame(rows)
     # The same bits must be in the encoder's three streams: codes, window headers, payloads.
     data = codecs.encode_xor(x)
-    _, _, clen, hlen, plen = codecs._XOR_HDR.unpack_from(data, 0)
-    h = codecs._XOR_HDR.size
+    _, _, clen, hlen, plen = gorilla._XOR_HDR.unpack_from(data, 0)
+    h = gorilla._XOR_HDR.size
     ctrl = "".join(c[:2] if c.startswith("11") else c for c in df.code[1:])
     heads = "".join(c[8:13] + c[18:24] for c in df.code[1:] if c.startswith("11"))
     stored = "".join(df.stored[1:])
