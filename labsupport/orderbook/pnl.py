@@ -31,14 +31,6 @@ from .types import PositionView, Symbol
 COST_SCALE = 10_000  # cost units per (tick x share)
 
 
-def round_div(num: int, den: int) -> int:
-    """num / den rounded to the nearest integer, halves away from zero (den > 0)."""
-    q, r = divmod(abs(num), den)
-    if 2 * r >= den:
-        q += 1
-    return q if num >= 0 else -q
-
-
 class Position:
     __slots__ = ("position", "cost", "realized", "fees", "cash")
 
@@ -64,7 +56,15 @@ def _apply(p: Position, signed: int, price: int, fee: int) -> None:
     qty = signed if signed > 0 else -signed
     apos = pos if pos > 0 else -pos
     closed = qty if qty < apos else apos
-    removed = p.cost if closed == apos else round_div(p.cost * closed, apos)
+    if closed == apos:
+        removed = p.cost
+    else:  # cost * closed / |position|, to the nearest unit, halves away from zero
+        num = p.cost * closed
+        removed, rem = divmod(num if num >= 0 else -num, apos)
+        if 2 * rem >= apos:
+            removed += 1
+        if num < 0:
+            removed = -removed
     # Long: sold `closed` shares, proceeds closed*price. Short: bought them back.
     p.realized += (closed * unit - removed) if pos > 0 else (-removed - closed * unit)
     p.cost -= removed
