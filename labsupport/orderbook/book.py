@@ -20,7 +20,8 @@ mostly corpses is compacted. Why not an intrusive doubly-linked list (the textbo
 cancel)? In CPython a deque append/popleft runs in C, while linking or unlinking a Python node
 costs four attribute writes on every add and cancel; lazy deletion moves that cost to the rare
 moment a corpse reaches the front. ``bench.fifo_designs`` measures the two side by side (the
-deque is 11-17 % cheaper per operation, and its orders are two slots smaller).
+deque was between as fast and 17 % cheaper per operation over four runs, and its orders are
+two slots smaller).
 
 Invariants (checked by the tests after every event): a live order has ``qty > 0``, lives in
 exactly one level and in the engine's ``live`` dict; ``level.qty`` is the sum and
