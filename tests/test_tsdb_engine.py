@@ -116,6 +116,12 @@ def test_query_as_frame_and_latest(tmp_path):
         last = db.latest("BBB")
         assert last["ts"] == want.ts.iloc[-1] and last["price"] == want.price.iloc[-1]
         assert db.latest("ZZZ") is None
+        empty = db.query("ZZZ")
+        assert (
+            empty["ts"].dtype == np.int64
+            and empty["size"].dtype == np.int64
+            and empty["price"].size == 0
+        )
 
 
 @pytest.fixture(params=[True, False] if kernels.HAVE_NUMBA else [False], ids=["numba", "numpy"])

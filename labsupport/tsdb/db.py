@@ -401,6 +401,9 @@ class TickDB:
         """Points of ``symbol`` with start_ns <= ts < end_ns, time ordered: dict of arrays or DataFrame."""
         start = max(int(start_ns), self.horizon)
         ts, cols = merge_range(self._refs(symbol, start, end_ns), start, end_ns, len(self.columns))
+        cols = [
+            c.astype(dt, copy=False) for c, dt in zip(cols, self._dtypes)
+        ]  # typed even when empty
         out = {"ts": ts, **dict(zip(self.column_names, cols))}
         if frame:
             df = pd.DataFrame(out)
