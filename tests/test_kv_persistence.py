@@ -49,7 +49,7 @@ def test_relative_expiry_is_logged_as_absolute(tmp_path):
     _run(eng, "SET", "k", "v")
     _run(eng, "EXPIRE", "k", "100")
     eng.shutdown()
-    cmds, _ = read_commands(open(tmp_path / "appendonly.aof", "rb").read())
+    cmds, _ = read_commands((tmp_path / "appendonly.aof").read_bytes())
     assert cmds[-1][0] == b"PEXPIREAT" and int(cmds[-1][2]) > 1_600_000_000_000
 
 
@@ -64,7 +64,7 @@ def test_torn_tail_is_truncated_and_reported(tmp_path):
         f.write(encode_command([b"SET", b"c", b"333"])[:-5])   # a write cut short by a crash
     again = _engine(tmp_path, appendonly=True)
     assert "torn tail of 24 bytes" in again.load_report
-    assert "truncated at offset %d" % good in again.load_report
+    assert f"truncated at offset {good}" in again.load_report
     assert path.stat().st_size == good
     assert sorted(again.ks.data) == [b"a", b"b"]
     again.shutdown()
@@ -101,13 +101,13 @@ def test_bgsave_and_bgrewriteaof_keep_concurrent_writes(tmp_path):
     with ServerThread(Config(port=0, dir=str(tmp_path), appendonly=True)) as srv, \
             RawClient(srv.port) as c:
         for i in range(3000):
-            c.call("SET", "k%d" % i, "v%d" % i)
+            c.call("SET", f"k{i}", f"v{i}")
         for i in range(3000):
-            c.call("SET", "k%d" % i, "w%d" % i)        # history the rewrite compacts away
+            c.call("SET", f"k{i}", f"w{i}")        # history the rewrite compacts away
         size_before = (tmp_path / "appendonly.aof").stat().st_size
         assert c.call("BGREWRITEAOF") == "Background append only file rewriting started"
         for i in range(3000, 3500):                   # writes while the child works
-            c.call("SET", "k%d" % i, "late")
+            c.call("SET", f"k{i}", "late")
         assert c.call("BGSAVE") == "Background saving started"
         srv.call(srv.engine.wait_children)
         c.call("SET", "after", "swap")
@@ -132,10 +132,10 @@ def test_kill9_under_concurrent_writers_loses_nothing_acknowledged(tmp_path):
             with RawClient(port, timeout_s=5) as c:
                 n = 0
                 while not stop.is_set():
-                    key = "w%d:%d" % (i, n)
+                    key = f"w{i}:{n}"
                     if c.call("SET", key, "x" * 50) == "OK":
                         acked[i].add(key.encode())
-                    c.call("RPUSH", "log%d" % i, n)
+                    c.call("RPUSH", f"log{i}", n)
                     n += 1
         except (ConnectionError, OSError):
             pass   # the server was killed mid-request: that request was never acknowledged
@@ -154,5 +154,25 @@ def test_kill9_under_concurrent_writers_loses_nothing_acknowledged(tmp_path):
     with kv_process(str(tmp_path), appendonly=True) as again, RawClient(again.port) as c:
         present = set(c.call("KEYS", "w*"))
     missing = set().union(*acked) - present
-    assert total >= 400 and not missing, "%d acknowledged writes lost" % len(missing)
+    assert total >= 400 and not missing, f"{len(missing)} acknowledged writes lost"
     assert os.path.getsize(tmp_path / "appendonly.aof") > 0
+
+
+def test_always_group_commit_shares_fsyncs_and_replies_after_them(tmp_path):
+    with ServerThread(Config(port=0, dir=str(tmp_path), appendonly=True,
+                             appendfsync="always")) as srv:
+        clients = [RawClient(srv.port) for _ in range(8)]
+        try:
+            for i, c in enumerate(clients):          # 8 clients x 50 pipelined SETs
+                c.send_raw(b"".join(encode_command([b"SET", b"c%d:%d" % (i, j), b"v"])
+                                    for j in range(50)))
+            for c in clients:
+                assert [c.read() for _ in range(50)] == ["OK"] * 50
+            fsyncs = int(clients[0].call("INFO", "persistence")
+                         .split(b"aof_fsync_count:")[1].split(b"\r\n")[0])
+        finally:
+            for c in clients:
+                c.close()
+    assert 1 <= fsyncs < 400          # far fewer fdatasyncs than acknowledged writes
+    cmds, _ = read_commands((tmp_path / "appendonly.aof").read_bytes())
+    assert len(cmds) == 400

@@ -37,13 +37,13 @@ def test_full_sync_then_stream_with_equal_offsets(pair):
     master, replica = pair
     with RawClient(master.port) as m, RawClient(replica.port) as r:
         for i in range(100):
-            m.call("SET", "before%d" % i, i)
+            m.call("SET", f"before{i}", i)
         m.call("HSET", "h", "f", "v")
         assert r.call("REPLICAOF", "127.0.0.1", master.port) == "OK"
         wait_until(lambda: info(r)["master_link_status"] == "up")
         assert r.call("DBSIZE") == 101
         for i in range(50):
-            m.call("SET", "after%d" % i, i)
+            m.call("SET", f"after{i}", i)
         m.call("RPUSH", "l", "a", "b")
         m.call("DEL", "before0")
         wait_until(lambda: info(r)["slave_repl_offset"] == info(m)["master_repl_offset"])
@@ -51,7 +51,7 @@ def test_full_sync_then_stream_with_equal_offsets(pair):
         assert r.call("GET", "before0") is None and r.call("HGET", "h", "f") == b"v"
         mi, ri = info(m), info(r)
         assert mi["role"] == "master" and mi["connected_slaves"] == "1"
-        assert mi["slave0"].startswith("ip=127.0.0.1,port=%d,state=online" % replica.port)
+        assert mi["slave0"].startswith(f"ip=127.0.0.1,port={replica.port},state=online")
         assert ri["role"] == "slave" and ri["master_replid"] == mi["master_replid"]
         assert int(info(m, "stats")["sync_full"]) == 1
 
@@ -103,7 +103,7 @@ def test_backlog_too_short_falls_back_to_full_sync(tmp_path):
             replid, offset = link.replid, link.offset
         assert rport is not None
         for i in range(200):                          # 200 writes >> a 1 KB backlog
-            m.call("SET", "k%d" % i, "v" * 20)
+            m.call("SET", f"k{i}", "v" * 20)
         with ServerThread(Config(port=0, dir=str(tmp_path / "r2"))) as again, \
                 RawClient(again.port) as r:
             again.call(again.engine.become_replica, "127.0.0.1", master.port, replid, offset)
@@ -122,10 +122,19 @@ def test_replica_restart_continues_with_partial_resync(tmp_path):
             assert m.call("WAIT", 1, 2000) == 1
             rep.stop()                                # SIGTERM: saves replid + offset
         for i in range(20):                           # writes while the replica is down
-            m.call("SET", "missed%d" % i, i)
+            m.call("SET", f"missed{i}", i)
         with kv_process(rdir, replicaof=("127.0.0.1", master.port)) as rep2, \
                 RawClient(rep2.port) as r:
             wait_until(lambda: r.call("DBSIZE") == 21)
             st = info(m, "stats")
             assert st["sync_partial_ok"] == "1" and st["sync_full"] == "1"
             wait_until(lambda: info(r)["slave_repl_offset"] == info(m)["master_repl_offset"])
+
+
+def test_wait_blocks_the_rest_of_a_pipeline_in_order(pair):
+    master, replica = pair
+    with RawClient(master.port) as m, RawClient(replica.port) as r:
+        r.call("REPLICAOF", "127.0.0.1", master.port)
+        wait_until(lambda: info(m)["connected_slaves"] == "1")
+        m.send_raw(b"SET a 1\r\nWAIT 5 300\r\nGET a\r\nINCR a\r\n")
+        assert [m.read() for _ in range(4)] == ["OK", 1, b"1", 2]

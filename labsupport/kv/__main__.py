@@ -50,9 +50,9 @@ def parse_args(argv=None) -> Config:
 async def serve(config: Config) -> None:
     server = KvServer(config)
     await server.start()
-    print("kv: listening on %s:%d (%s; appendonly %s, appendfsync %s)" % (
-        config.bind, server.port, server.load_report, "yes" if config.appendonly else "no",
-        config.appendfsync), flush=True)
+    aof = "yes" if config.appendonly else "no"
+    print(f"kv: listening on {config.bind}:{server.port} ({server.load_report}; "
+          f"appendonly {aof}, appendfsync {config.appendfsync})", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -112,10 +112,9 @@ class AofLoadReport:
     truncated_bytes: int
 
     def describe(self) -> str:
-        s = "AOF loaded: %d commands, %d bytes" % (self.commands, self.size_bytes)
+        s = f"AOF loaded: {self.commands} commands, {self.size_bytes} bytes"
         if self.truncated_bytes:
-            s += ("; torn tail of %d bytes (an incomplete last command) truncated at offset %d"
-                  % (self.truncated_bytes, self.size_bytes))
+            s += (f"; torn tail of {self.truncated_bytes} bytes (an incomplete last command) truncated at offset {self.size_bytes}")
         return s
 
 
@@ -128,8 +127,7 @@ def read_commands(blob: bytes, name: str = "AOF"):
     parser = CommandParser(inline=False)
     commands = parser.feed(blob)
     if parser.error is not None:
-        raise PersistenceError("%s: %s at offset %d; the file is damaged before its tail"
-                               % (name, parser.error, parser.error.offset))
+        raise PersistenceError(f"{name}: {parser.error} at offset {parser.error.offset}; the file is damaged before its tail")
     return commands, parser.consumed
 
 

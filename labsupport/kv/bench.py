@@ -156,7 +156,7 @@ def main(argv=None) -> BenchReport:
         print("redis-benchmark not installed: throughput comparison skipped")
     else:
         for row in throughput(a.requests, a.repeats):
-            report.add("%s %s P%d" % (row["server"], row["test"], row["pipeline"]), **row)
+            report.add(f"{row['server']} {row['test']} P{row['pipeline']}", **row)
     for row in single_client(a.duration):
         report.add("{} {} 1 client".format(row["server"], row["test"]), **row)
     if shutil.which("redis-benchmark") is not None:

@@ -127,7 +127,7 @@ def _config_values(eng) -> dict[str, str]:
         "appendonly": "yes" if c.appendonly else "no", "appendfsync": c.appendfsync,
         "appendfilename": c.appendfilename, "dbfilename": c.dbfilename,
         "save": "", "databases": "1", "maxmemory": "0", "hz": str(c.hz),
-        "replicaof": "%s %d" % c.replicaof if c.replicaof else "",
+        "replicaof": f"{c.replicaof[0]} {c.replicaof[1]}" if c.replicaof else "",
         "repl-backlog-size": str(c.repl_backlog_size), "replica-read-only": "yes",
         "proto-max-bulk-len": str(resp.MAX_BULK_LEN),
         "client-query-buffer-limit": str(resp.MAX_QUERY_BUFFER),
@@ -177,34 +177,34 @@ def _info_sections(eng) -> dict[str, list[str]]:
     if link is not None:
         repl += link.info_lines()
     repl += eng.master.info_lines() if link is None else [
-        "connected_slaves:0", "master_replid:%s" % (link.replid or eng.master.replid),
-        "master_repl_offset:%d" % link.offset]
+        "connected_slaves:0", f"master_replid:{link.replid or eng.master.replid}",
+        f"master_repl_offset:{link.offset}"]
     aof = eng.aof
     return {
         "server": [f"redis_version:{VERSION}", "redis_mode:standalone",
-                   "process_id:%d" % os.getpid(), "tcp_port:%d" % eng.config.port,
-                   "uptime_in_seconds:%d" % (now - eng.start_time), "hz:%d" % eng.config.hz],
-        "clients": ["connected_clients:%d" % len(eng.clients),
-                    "blocked_clients:%d" % sum(1 for c in eng.clients if c.blocked)],
-        "memory": ["used_memory:%d" % _rss_bytes()],
+                   f"process_id:{os.getpid()}", f"tcp_port:{eng.config.port}",
+                   f"uptime_in_seconds:{int(now - eng.start_time)}", f"hz:{eng.config.hz}"],
+        "clients": [f"connected_clients:{len(eng.clients)}",
+                    f"blocked_clients:{sum(1 for c in eng.clients if c.blocked)}"],
+        "memory": [f"used_memory:{_rss_bytes()}"],
         "persistence": [
-            "loading:0", "rdb_changes_since_last_save:%d" % ks.dirty,
-            "rdb_bgsave_in_progress:%d" % ("rdb" in eng.children.values()),
-            "rdb_last_save_time:%d" % eng.last_save_time,
-            "aof_enabled:%d" % (aof is not None),
-            "aof_rewrite_in_progress:%d" % ("aof" in eng.children.values()),
-            "aof_current_size:%d" % (aof.size if aof else 0),
-            "aof_fsync_count:%d" % (aof.fsyncs if aof else 0)],
-        "stats": ["total_connections_received:%d" % eng.stats["total_connections_received"],
-                  "total_commands_processed:%d" % eng.commands_processed,
-                  "expired_keys:%d" % ks.expired_keys,
-                  "sync_full:%d" % eng.master.sync_full,
-                  "sync_partial_ok:%d" % eng.master.sync_partial_ok,
-                  "sync_partial_err:%d" % eng.master.sync_partial_err,
-                  "pubsub_channels:%d" % len(eng.pubsub.channels),
-                  "pubsub_patterns:%d" % len(eng.pubsub.patterns)],
+            "loading:0", f"rdb_changes_since_last_save:{ks.dirty}",
+            f"rdb_bgsave_in_progress:{int('rdb' in eng.children.values())}",
+            f"rdb_last_save_time:{eng.last_save_time}",
+            f"aof_enabled:{int(aof is not None)}",
+            f"aof_rewrite_in_progress:{int('aof' in eng.children.values())}",
+            f"aof_current_size:{aof.size if aof else 0}",
+            f"aof_fsync_count:{aof.fsyncs if aof else 0}"],
+        "stats": [f"total_connections_received:{eng.stats['total_connections_received']}",
+                  f"total_commands_processed:{eng.commands_processed}",
+                  f"expired_keys:{ks.expired_keys}",
+                  f"sync_full:{eng.master.sync_full}",
+                  f"sync_partial_ok:{eng.master.sync_partial_ok}",
+                  f"sync_partial_err:{eng.master.sync_partial_err}",
+                  f"pubsub_channels:{len(eng.pubsub.channels)}",
+                  f"pubsub_patterns:{len(eng.pubsub.patterns)}"],
         "replication": repl,
-        "keyspace": (["db0:keys=%d,expires=%d,avg_ttl=0" % (len(ks.data), len(ks.expires))]
+        "keyspace": ([f"db0:keys={len(ks.data)},expires={len(ks.expires)},avg_ttl=0"]
                      if ks.data else []),
     }
 
@@ -226,8 +226,8 @@ def cmd_info(cl, argv):
     text = []
     for name in wanted:
         if name in sections:
-            text.append("# {}\r\n{}\r\n".format(name.capitalize(), "".join(
-                line + "\r\n" for line in sections[name])))
+            text.append(f"# {name.capitalize()}\r\n" + "".join(
+                line + "\r\n" for line in sections[name]))
     return resp.bulk("\r\n".join(text).encode())
 
 

@@ -42,7 +42,14 @@ from . import (  # noqa: F401
 from .aof import AofWriter, load_aof
 from .cmd_strings import cmd_get
 from .commands import (
-    BLOCKED, COMMANDS, LOOKUP, PUBSUB, WRITE, WRONGTYPE, arity_error, unknown_command,
+    BLOCKED,
+    COMMANDS,
+    LOOKUP,
+    PUBSUB,
+    WRITE,
+    WRONGTYPE,
+    arity_error,
+    unknown_command,
 )
 from .keyspace import Keyspace, wall_clock_ms
 from .replication import MasterState
@@ -379,7 +386,7 @@ class Engine:
                 aux, entries = snapshot.load(f.read(), self.config.dbfilename)
             n = snapshot.restore(self.ks, entries)
             self.loaded_aux = aux
-            report = "snapshot loaded: %d keys" % n
+            report = f"snapshot loaded: {n} keys"
         if self.config.appendonly:
             fresh = not os.path.exists(self.aof_path)
             self.aof = AofWriter(self.aof_path, self.config.appendfsync)

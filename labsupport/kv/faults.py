@@ -77,7 +77,7 @@ def wait_until(pred, timeout_s: float = 15.0):
         if v:
             return v
         time.sleep(0.02)
-    raise TimeoutError("condition not reached within %.1f s" % timeout_s)
+    raise TimeoutError(f"condition not reached within {timeout_s:.1f} s")
 
 
 @dataclass(frozen=True, slots=True)

@@ -181,11 +181,11 @@ class MasterLink(asyncio.Protocol):
     def info_lines(self) -> list[str]:
         up = self.state == "stream"
         return [
-            f"master_host:{self.host}", "master_port:%d" % self.port,
+            f"master_host:{self.host}", f"master_port:{self.port}",
             "master_link_status:%s" % ("up" if up else "down"),
-            "master_last_io_seconds_ago:%d" % int(time.monotonic() - self.last_io),
-            "master_sync_in_progress:%d" % (self.state in ("bulk-len", "bulk")),
-            "slave_read_repl_offset:%d" % self.offset,
-            "slave_repl_offset:%d" % self.offset,
+            f"master_last_io_seconds_ago:{int(time.monotonic() - self.last_io)}",
+            f"master_sync_in_progress:{int(self.state in ('bulk-len', 'bulk'))}",
+            f"slave_read_repl_offset:{self.offset}",
+            f"slave_repl_offset:{self.offset}",
             "slave_priority:100", "slave_read_only:1", "replica_announced:1",
         ]

@@ -97,22 +97,21 @@ class MasterState:
         self.waiters = keep
 
     def info_lines(self) -> list[str]:
-        lines = ["connected_slaves:%d" % len(self.replicas)]
+        lines = [f"connected_slaves:{len(self.replicas)}"]
         now = time.monotonic()
         for i, r in enumerate(self.replicas):
-            lines.append("slave%d:ip=127.0.0.1,port=%d,state=%s,offset=%d,lag=%d"
-                         % (i, r.port, r.state, r.ack_offset, int(now - r.ack_time)))
+            lines.append(f"slave{i}:ip=127.0.0.1,port={r.port},state={r.state},offset={r.ack_offset},lag={int(now - r.ack_time)}")
         hist = len(self.backlog) if self.backlog is not None else 0
         lines += [
             "master_failover_state:no-failover",
             f"master_replid:{self.replid}",
             "master_replid2:0000000000000000000000000000000000000000",
-            "master_repl_offset:%d" % self.offset,
+            f"master_repl_offset:{self.offset}",
             "second_repl_offset:-1",
-            "repl_backlog_active:%d" % (self.backlog is not None),
-            "repl_backlog_size:%d" % self.backlog_size,
-            "repl_backlog_first_byte_offset:%d" % (self.first_byte_offset if hist else 0),
-            "repl_backlog_histlen:%d" % hist,
+            f"repl_backlog_active:{int(self.backlog is not None)}",
+            f"repl_backlog_size:{self.backlog_size}",
+            f"repl_backlog_first_byte_offset:{self.first_byte_offset if hist else 0}",
+            f"repl_backlog_histlen:{hist}",
         ]
         return lines
 

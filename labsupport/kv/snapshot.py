@@ -77,8 +77,7 @@ def dump(items, aux: dict | None = None) -> bytes:
 def load(blob: bytes, name: str = "snapshot"):
     """Verify and decode a snapshot; returns ``(aux, [(key, value, deadline_ms), ...])``."""
     if len(blob) < len(MAGIC) + 7 or not blob.startswith(MAGIC):
-        raise PersistenceError("%s: not a snapshot (bad magic or too short: %d bytes)"
-                               % (name, len(blob)))
+        raise PersistenceError(f"{name}: not a snapshot (bad magic or too short: {len(blob)} bytes)")
     body, (crc,) = blob[:-4], _U32.unpack(blob[-4:])
     actual = zlib.crc32(body)
     if actual != crc:
@@ -122,14 +121,14 @@ def load(blob: bytes, name: str = "snapshot"):
                 v, pos = take(pos)
                 value.append(v)
         else:
-            raise PersistenceError("%s: unknown record type %d at offset %d" % (name, kind, pos))
+            raise PersistenceError(f"{name}: unknown record type {kind} at offset {pos}")
         out.append((key, value, deadline))
     return aux, out
 
 
 def write_atomic(path: str, data: bytes) -> None:
     """Write ``data`` to ``path`` via a fsynced temporary file and a rename."""
-    tmp = "%s.tmp-%d" % (path, os.getpid())
+    tmp = f"{path}.tmp-{os.getpid()}"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
         view = memoryview(data)
