@@ -19,7 +19,9 @@ SETTINGS = settings(
 )
 
 
-@pytest.fixture(params=[True, False] if kernels.HAVE_NUMBA else [False], ids=["numba", "numpy"])
+@pytest.fixture(
+    params=[True, False] if kernels.HAVE_NUMBA else [False], ids=lambda p: "numba" if p else "numpy"
+)
 def path(request, monkeypatch):
     monkeypatch.setattr(bits, "USE_KERNELS", request.param)
     return request.param
@@ -35,7 +37,7 @@ def same_bits(a, b):
 def test_pack_unpack_round_trip(fields):
     values = np.array([v for v, _ in fields], dtype=np.uint64)
     widths = np.array([w for _, w in fields], dtype=np.int64)
-    for use in {True, kernels.HAVE_NUMBA}:
+    for use in {False, kernels.HAVE_NUMBA}:
         bits.USE_KERNELS = use
         stream, total = bits.pack_bits(values, widths)
         assert total == widths.sum() and len(stream) == (total + 7) // 8

@@ -124,7 +124,9 @@ def test_query_as_frame_and_latest(tmp_path):
         )
 
 
-@pytest.fixture(params=[True, False] if kernels.HAVE_NUMBA else [False], ids=["numba", "numpy"])
+@pytest.fixture(
+    params=[True, False] if kernels.HAVE_NUMBA else [False], ids=lambda p: "numba" if p else "numpy"
+)
 def path(request, monkeypatch):
     monkeypatch.setattr(bits, "USE_KERNELS", request.param)
     return request.param
