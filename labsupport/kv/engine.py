@@ -40,7 +40,6 @@ from . import (  # noqa: F401
     snapshot,
 )
 from .aof import AofWriter, load_aof
-from .cmd_strings import cmd_get
 from .commands import (
     BLOCKED,
     COMMANDS,
@@ -70,6 +69,9 @@ class Config:
     replicaof: tuple[str, int] | None = None
     hz: int = 10
     repl_backlog_size: int = 1024 * 1024
+
+
+GET_ENTRY = LOOKUP[b"GET"]
 
 
 class Client:
@@ -180,9 +182,23 @@ class Engine:
         ks = self.ks
         data_get = ks.data.get
         i = 0
+        get_entry = GET_ENTRY
+        fast = not cl.slow and not ks.expires
         for argv in cmds:
             i += 1
             entry = get(argv[0])           # exact-case hit for "GET"/"get"; else fold case
+            if entry is get_entry and fast and len(argv) == 2:
+                # GET inlined: in CPython a function call costs about as much as the lookup
+                # itself, and GET is most of what a cache serves (same logic as cmd_get,
+                # for the common case: no deadlines anywhere, an ordinary RESP2 client).
+                v = data_get(argv[1])
+                if v is None:
+                    append(NULL)
+                elif type(v) is bytes:
+                    append(b"$%d\r\n%s\r\n" % (len(v), v))
+                else:
+                    append(WRONGTYPE)
+                continue
             if entry is None:
                 entry = get(argv[0].lower())
                 if entry is None:
@@ -193,18 +209,10 @@ class Engine:
             if n != arity and (arity > 0 or n < -arity):
                 append(arity_error(argv[0]))
                 continue
-            if fn is cmd_get and not cl.slow:
-                # GET inlined: in CPython a function call costs about as much as the lookup
-                # itself, and GET is most of what a cache serves (same logic as cmd_get).
-                v = ks.lookup(argv[1]) if ks.expires else data_get(argv[1])
-                if v is None:
-                    append(NULL)
-                elif type(v) is bytes:
-                    append(b"$%d\r\n%s\r\n" % (len(v), v))
-                else:
-                    append(WRONGTYPE)
-                continue
             r = self._slow_call(cl, fn, flags, argv) if cl.slow else fn(cl, argv)
+            # the command may have changed what the GET shortcut relies on (SUBSCRIBE, HELLO,
+            # a SET with a deadline): re-check
+            fast = not cl.slow and not ks.expires
             if r is BLOCKED:
                 cl.blocked = True
                 cl.pending = list(cmds[i:])
