@@ -3,6 +3,7 @@
 Modules, in the order data flows: bits.py (vectorised bit streams), kernels.py (optional
 numba loops), prefix.py (codec ids, prefix codes), gorilla.py (delta-of-delta and XOR),
 codecs.py (per-column choice, decoding by id), wal.py, memtable.py, segment.py, query.py,
+recovery.py (what opening a directory repairs),
 compaction.py, db.py; then __main__.py (command line), bench.py, explain.py, crashdemo.py.
 
 Public surface:

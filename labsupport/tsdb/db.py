@@ -35,32 +35,21 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from . import compaction as comp
-from .errors import DatabaseLockedError, SchemaError, SegmentCorruptError
+from . import recovery
+from .errors import DatabaseLockedError, SchemaError
 from .memtable import Memtable
 from .query import INT64_MAX, INT64_MIN, BlockRef, fold_bars, iter_merged, latest, merge_range
+from .recovery import RecoveryReport
 from .segment import Segment, SegmentWriter, fsync_dir
 from .wal import WalWriter, replay
 
 DEFAULT_COLUMNS: list[tuple[str, str]] = [("price", "float"), ("size", "int")]
 _DTYPES = {"float": "f8", "int": "i8"}
-
-
-@dataclass(slots=True)
-class RecoveryReport:
-    """What opening the directory found and repaired."""
-
-    replayed_points: int = 0
-    replayed_wal_files: list[str] = field(default_factory=list)
-    torn_tails: list[str] = field(default_factory=list)
-    removed_tmp: list[str] = field(default_factory=list)
-    removed_obsolete: list[str] = field(default_factory=list)
-    corrupt_segments: list[str] = field(default_factory=list)
 
 
 class TickDB:
@@ -159,44 +148,12 @@ class TickDB:
 
     def _recover(self, on_corrupt: str) -> None:
         rep = self.recovery
-        for tmp in glob.glob(os.path.join(self.path, "*.tmp")):
-            os.unlink(tmp)
-            rep.removed_tmp.append(os.path.basename(tmp))
-        segs = []
-        for p in sorted(glob.glob(os.path.join(self.path, "seg-*.seg"))):
-            try:
-                segs.append(Segment(p))
-            except SegmentCorruptError as e:
-                if on_corrupt == "raise":
-                    raise
-                rep.corrupt_segments.append(str(e))
-        live = []
-        for s in segs:
-            covered = any(
-                o is not s
-                and o.lo <= s.lo
-                and s.hi <= o.hi
-                and ((o.lo, o.hi) != (s.lo, s.hi) or o.gen > s.gen)
-                for o in segs
-            )
-            if covered:
-                s.close()
-                os.unlink(s.path)
-                rep.removed_obsolete.append(s.name)
-            else:
-                live.append(s)
-        self.segments = sorted(live, key=lambda s: s.hi)
+        self.segments = recovery.live_segments(self.path, on_corrupt, rep)
         for s in self.segments:
             for name in s.symbols:
                 self._symbol_id(name)
         top = max((s.hi for s in self.segments), default=0)
-        wals = sorted(glob.glob(os.path.join(self.path, "wal-*.log")))
-        ids = [int(os.path.basename(w)[4:12]) for w in wals]
-        pending = [(i, w) for i, w in zip(ids, wals) if i > top]
-        for i, w in zip(ids, wals):
-            if i <= top:
-                os.unlink(w)
-        gen = max([top, *ids]) + 1
+        pending, gen = recovery.pending_wals(self.path, top)
         self.memtable = Memtable(len(self.columns), pending[0][0] if pending else gen)
         for _, w in pending:
             batches, torn = replay(w, self._dtypes)
