@@ -212,11 +212,16 @@ def compare(workloads: list[str], tools: list[str], *, repeats: int, duration_s:
             return statistics.median([r[k] for r in rows if r.get(k) is not None] or [float("nan")])
         base = samples.get((BASELINES[workload], workload, tool))
         ratio = med("req_per_s") / statistics.median(r["req_per_s"] for r in base) if base else None
+        errors = sum(r["errors"] for r in rows)
+        if errors:
+            notes.append(f"{name} {workload} {tool}: {errors} error replies (non-2xx or timeouts); "
+                         "its numbers do not measure the intended work and get no ratio")
+            ratio = None
         report.add(f"{name} | {workload} | {tool}", server=name, workload=workload, tool=tool,
                    req_per_s=round(med("req_per_s")), spread=f"{min(rates):,.0f}-{max(rates):,.0f}",
                    p50_us=round(med("p50_us"), 1), p99_us=round(med("p99_us"), 1),
                    cpu_us_per_req=round(med("cpu_us_per_req"), 1),
-                   errors=sum(r["errors"] for r in rows),
+                   errors=errors,
                    vs_uvicorn=round(ratio, 2) if ratio else None)
     return report, notes
 

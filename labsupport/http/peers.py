@@ -17,7 +17,7 @@ def run_flask(host: str, port: int, root: str) -> None:
     """Flask on its own (werkzeug, threaded) development server, request logging off."""
     from flask import Flask, Response, send_from_directory
 
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)  # our /static/ route, not Flask's built-in one
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
     @app.get("/hello")
