@@ -34,7 +34,6 @@ from .errors import (
     SchemaError,
     SegmentCorruptError,
     TsdbError,
-    WalCorruptError,
 )
 from .query import BAR_COLUMNS, fold_bars
 from .segment import Segment
@@ -50,7 +49,6 @@ __all__ = [
     "SegmentCorruptError",
     "TickDB",
     "TsdbError",
-    "WalCorruptError",
     "decode_column",
     "decode_grid",
     "decode_int",

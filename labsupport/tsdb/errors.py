@@ -20,10 +20,6 @@ class SegmentCorruptError(TsdbError):
         self.detail = detail
 
 
-class WalCorruptError(TsdbError):
-    """A write-ahead log cannot be read at all (bad file header); torn tails are not errors."""
-
-
 class DatabaseLockedError(TsdbError):
     """Another process holds the database directory open for writing."""
 
