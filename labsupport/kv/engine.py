@@ -141,7 +141,7 @@ class Engine:
         self.aof: AofWriter | None = None
         self._pending: list[list[bytes]] = []
         self.defer = None                # loop.call_soon, set by the I/O layer (group commit)
-        self._aof_buf: list[bytes] = []
+        self._aof_cmds: list[list[bytes]] = []   # writes of this loop turn, not yet logged
         self.commands_processed = 0
         self._held: list[Client] = []
         self._commit_scheduled = False
@@ -221,14 +221,14 @@ class Engine:
         self.commands_processed += i
         pending = self._pending
         if pending:
-            data = b"".join([encode_command(a) for a in pending])
-            pending.clear()
+            if self.master.backlog is not None:
+                self.master.feed(b"".join([encode_command(a) for a in pending]))
             if self.aof is not None:
                 if self.defer is not None:
-                    # Appended to the AOF at the end of this event-loop turn, in one write
-                    # (and one fdatasync under "always") for every client served in the
-                    # turn; the replies of these writes are held until then.
-                    self._aof_buf.append(data)
+                    # Appended to the AOF at the end of this event-loop turn, encoded and
+                    # written once (one fdatasync under "always") for every client served in
+                    # the turn; the replies of these writes are held until then.
+                    self._aof_cmds += pending
                     if cl.held is None:
                         cl.held = []
                         self._held.append(cl)
@@ -236,9 +236,8 @@ class Engine:
                         self._commit_scheduled = True
                         self.defer(self._commit)
                 else:
-                    self._aof_write(data)
-            if self.master.backlog is not None:
-                self.master.feed(data)
+                    self._aof_write(b"".join([encode_command(a) for a in pending]))
+            pending.clear()
         if out:
             if cl.held is not None:
                 cl.held.append(b"".join(out))
@@ -253,9 +252,9 @@ class Engine:
     def _commit(self) -> None:
         """End of the turn: one AOF write (+ fdatasync under always), then the held replies."""
         self._commit_scheduled = False
-        if self._aof_buf:
-            data = b"".join(self._aof_buf)
-            self._aof_buf.clear()
+        if self._aof_cmds:
+            data = b"".join(map(encode_command, self._aof_cmds))
+            self._aof_cmds.clear()
             if self.aof is not None:
                 self._aof_write(data)
         held, self._held = self._held, []
@@ -296,13 +295,12 @@ class Engine:
     def flush_expired(self) -> None:
         """Log and replicate the DELs produced by active expiry outside any client batch."""
         if self._pending:
-            data = b"".join([encode_command(a) for a in self._pending])
-            self._pending.clear()
-            if self.aof is not None:
-                self._aof_buf.append(data)   # after anything still buffered: order kept
-                self._commit()
             if self.master.backlog is not None:
-                self.master.feed(data)
+                self.master.feed(b"".join([encode_command(a) for a in self._pending]))
+            if self.aof is not None:
+                self._aof_cmds += self._pending   # after anything still buffered: order kept
+                self._commit()
+            self._pending.clear()
 
     def apply(self, argv: list[bytes]) -> bytes:
         """Run one command with no client connection (AOF replay, scripts, tests)."""
