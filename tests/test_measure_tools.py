@@ -154,3 +154,19 @@ def test_bench_report_json(tmp_path) -> None:
     assert doc["machine"]["python"].startswith("CPython") and "cpu" in doc["machine"]
     assert report.frame.loc["ours", "req_per_s"] == 100.0
     assert machine_info()["usable_cpus"] >= 1
+
+
+def test_bench_report_sections_print_their_own_columns(capsys: pytest.CaptureFixture[str]) -> None:
+    report = BenchReport("unit")
+    report.add("ingest", section="throughput", ticks_per_s=5.0e6)
+    report.add("range query", section="latency", p50_ms=1.8)
+    report.print()
+    out = capsys.readouterr().out
+    assert "[throughput]" in out and "[latency]" in out
+    assert "NaN" not in out
+
+
+def test_scrub_paths_hides_notebook_cell_files() -> None:
+    from labsupport.measure.paths import scrub_paths
+
+    assert scrub_paths("File: /tmp/ipykernel_1234/567890.py") == "File: <notebook cell>"

@@ -7,6 +7,7 @@ prints a file name passes it through :func:`display_path`.
 from __future__ import annotations
 
 import os
+import re
 import site
 import sys
 import sysconfig
@@ -53,8 +54,13 @@ def display_path(path: str | os.PathLike[str]) -> str:
     return text
 
 
+# Code typed into a notebook cell lives in a per-kernel temporary file.
+_CELL_FILE = re.compile(r"/tmp/ipykernel_\d+/\d+\.py")
+
+
 def scrub_paths(text: str) -> str:
     """Replace every absolute prefix :func:`display_path` knows inside free text."""
+    text = _CELL_FILE.sub("<notebook cell>", text)
     for prefix, shown in _prefixes():
         text = text.replace(prefix + os.sep, "" if shown == "." else shown + "/")
     return text

@@ -81,9 +81,16 @@ class BenchReport:
         self.lab = lab
         self.rows: list[dict[str, Any]] = []
 
-    def add(self, name: str, **metrics: Any) -> None:
-        """Add a row: ``report.add("ours", req_per_s=51000.0, p99_us=830.0)``."""
-        self.rows.append({"name": name, **metrics})
+    def add(self, name: str, *, section: str | None = None, **metrics: Any) -> None:
+        """Add a row: ``report.add("ours", req_per_s=51000.0, p99_us=830.0)``.
+
+        Rows of different kinds (throughput, per-operation latency, sizes) go in different
+        sections; :meth:`print` shows one table per section with only its own columns.
+        """
+        row: dict[str, Any] = {"name": name, **metrics}
+        if section is not None:
+            row["section"] = section
+        self.rows.append(row)
 
     @property
     def frame(self) -> pd.DataFrame:
@@ -91,7 +98,18 @@ class BenchReport:
 
     def print(self) -> None:
         print(f"{self.lab} benchmark ({lab_scale()} scale) on {machine_line()}")
-        print(self.frame.to_string() if self.rows else "(no rows)")
+        if not self.rows:
+            print("(no rows)")
+            return
+        frame = self.frame
+        if "section" not in frame.columns:
+            print(frame.to_string())
+            return
+        sections = frame["section"].fillna("")
+        for section in dict.fromkeys(sections):
+            part = frame[sections == section].drop(columns="section").dropna(axis=1, how="all")
+            print(f"\n[{section or 'other'}]")
+            print(part.to_string())
 
     def write(self, path: str | os.PathLike[str] | None = None) -> Path:
         """Write the JSON report (default ``build/bench/<lab>.json``) and return its path."""
