@@ -39,13 +39,14 @@ from collections.abc import Callable, Iterator, Sequence
 import numpy as np
 import pandas as pd
 
+from ..durable import fsync_dir, write_atomic
 from . import compaction as comp
 from . import recovery
 from .errors import DatabaseLockedError, SchemaError
 from .memtable import Memtable
 from .query import INT64_MAX, INT64_MIN, BlockRef, fold_bars, iter_merged, latest, merge_range
 from .recovery import RecoveryReport
-from .segment import Segment, SegmentWriter, fsync_dir
+from .segment import Segment, SegmentWriter
 from .wal import WalWriter, replay
 
 DEFAULT_COLUMNS: list[tuple[str, str]] = [("price", "float"), ("size", "int")]
@@ -131,13 +132,7 @@ class TickDB:
         return cols
 
     def _atomic_write(self, name: str, data: bytes) -> None:
-        tmp = os.path.join(self.path, name + ".tmp")
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, os.path.join(self.path, name))
-        fsync_dir(self.path)
+        write_atomic(os.path.join(self.path, name), data)
 
     def _read_retention(self) -> int:
         p = os.path.join(self.path, "RETENTION")

@@ -33,6 +33,7 @@ import zlib
 
 import numpy as np
 
+from ..durable import fsync_dir
 from . import codecs
 from .errors import SegmentCorruptError
 
@@ -54,14 +55,6 @@ ENTRY = np.dtype(
 
 def segment_name(lo: int, hi: int, gen: int) -> str:
     return f"seg-{lo:08d}-{hi:08d}-{gen:03d}.seg"
-
-
-def fsync_dir(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def encode_column(values: np.ndarray, kind: str) -> bytes:
