@@ -149,15 +149,16 @@ class ASGIAdapter:
 
     def make_scope(self, request: HttpRequest, proto: Any) -> dict[str, Any]:
         head = request.head
-        sock = proto.transport.get_extra_info("sockname")
+        sock = proto.sockname
+        path = head.path
         return {
             "type": "http",
             "asgi": _ASGI,
             "http_version": head.http_version,
             "method": head.method,
             "scheme": "http",
-            "path": unquote(head.path),
-            "raw_path": head.path.encode("ascii"),
+            "path": unquote(path) if "%" in path else path,
+            "raw_path": path.encode("ascii"),
             "query_string": head.query,
             "root_path": self.root_path,
             "headers": list(head.headers),

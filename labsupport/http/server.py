@@ -84,6 +84,7 @@ class HttpProtocol(asyncio.Protocol):
         self.parser = RequestParser(server.limits)
         self.transport: asyncio.Transport | None = None
         self.peer: Any = None
+        self.sockname: Any = None
         self.phase = _IDLE
         self.deadline = math.inf
         self.busy = False
@@ -100,6 +101,7 @@ class HttpProtocol(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         self.peer = transport.get_extra_info("peername")
+        self.sockname = transport.get_extra_info("sockname")
         self.server.connections.add(self)
         self.deadline = self.server.now + self.server.keepalive_timeout
 
