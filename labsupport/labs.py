@@ -21,7 +21,7 @@ class Lab:
     package: str | None  # labsupport subpackage holding the implementation
     peers: str  # the real system(s) it is measured against
     status: str  # ready | partial | planned
-    test_prefix: str | None = None  # tests/test_<prefix>*.py (defaults to the package name)
+    test_prefixes: tuple[str, ...] = ()  # tests/test_<prefix>*.py (default: the package name)
 
     @property
     def notebook(self) -> Path:
@@ -29,19 +29,18 @@ class Lab:
 
     @property
     def tests(self) -> list[Path]:
-        prefix = self.test_prefix or self.package
-        if prefix is None:
-            return []
-        return sorted((REPO_DIR / "tests").glob(f"test_{prefix}*.py"))
+        prefixes = self.test_prefixes or ((self.package,) if self.package else ())
+        return sorted(p for prefix in prefixes for p in (REPO_DIR / "tests").glob(f"test_{prefix}*.py"))
 
 
 LABS: tuple[Lab, ...] = (
     Lab("00", "start_here", "Start here: the instruments and the market data", "measure",
-        "timeit, HdrHistogram, wrk2", "ready", test_prefix="measure"),
+        "timeit, HdrHistogram, wrk2", "ready",
+        test_prefixes=("measure", "marketdata")),
     Lab("01", "http_server", "HTTP/1.1 server from scratch with ASGI", "http",
         "uvicorn, FastAPI, Flask, aiohttp, wrk", "planned"),
     Lab("02", "order_book", "Limit order book and matching engine with PnL", "orderbook",
-        "naive reference; exchange-core, Liquibook (published)", "planned"),
+        "naive reference; exchange-core, Liquibook (published)", "ready"),
     Lab("03", "tick_stream", "Tick stream processor", None, "Kafka Streams, Flink", "planned"),
     Lab("04", "mini_redis", "Mini Redis with TTL, persistence and replication", "kv",
         "Redis 7 (redis-server, redis-benchmark)", "planned"),
@@ -49,7 +48,7 @@ LABS: tuple[Lab, ...] = (
     Lab("06", "risk_engine", "Real-time risk engine", None, "pre-trade risk checks", "planned"),
     Lab("07", "rpc", "RPC framework", None, "gRPC", "planned"),
     Lab("08", "tick_store", "Time-series database for tick data", "tsdb",
-        "SQLite, DuckDB, Parquet", "planned"),
+        "SQLite, DuckDB, Parquet", "ready"),
     Lab("09", "tick_replay", "Tick replay engine", None, "kdb+ replay, pcap replay", "planned"),
     Lab("10", "exchange_sim", "Microservice exchange simulation", None, "ZeroMQ services",
         "planned"),
@@ -57,7 +56,8 @@ LABS: tuple[Lab, ...] = (
         "pure-Python engine of lab 02", "planned"),
     Lab("12", "backtester", "Distributed backtester", None, "Dask", "planned"),
     Lab("13", "itch_fix", "NASDAQ ITCH 5.0 and FIX 4.4 parsers", "protocols",
-        "simplefix; published C++/Rust ITCH parsers", "planned"),
+        "simplefix; published C++/Rust ITCH parsers", "ready",
+        test_prefixes=("protocols",)),
     Lab("14", "kill_switch", "Fault-tolerant trading simulator with a kill switch", None,
         "exchange kill switches", "planned"),
     Lab("15", "clock_sync", "PTP-like clock synchronisation", None, "PTP, NTP", "planned"),
