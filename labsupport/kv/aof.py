@@ -1,15 +1,15 @@
 """The append-only file: every write command, as RESP, appended in execution order.
 
-Mirrors Redis's ``aof.c``. The server calls :meth:`AofWriter.write` once per batch of commands
-(all writes a read produced), *before* it sends the replies of that batch, so with
+Mirrors Redis's ``aof.c``. The server calls :meth:`AofWriter.write` once per turn of its event
+loop with every write command executed in that turn, *before* it sends their replies, so with
 ``appendfsync always`` a reply is only sent once its command is on disk: nothing acknowledged
 can be lost to ``kill -9`` or a power cut. The policies:
 
-* ``always``: ``write`` + ``fdatasync`` per batch (group commit: a pipelined or multi-client
-  batch shares one fsync).
-* ``everysec``: ``write`` per batch; a background thread fdatasyncs once a second, so a crash
-  of the machine loses at most about a second (a crash of the process alone loses nothing,
-  the data is in the kernel's page cache).
+* ``always``: ``write`` + ``fdatasync`` per loop turn (group commit: all clients served in the
+  turn share one fsync).
+* ``everysec``: ``write`` per loop turn; a background thread fdatasyncs once a second, so a
+  crash of the machine loses at most about a second (a crash of the process alone loses
+  nothing acknowledged: the data is in the kernel's page cache).
 * ``no``: ``write`` only; the kernel flushes when it likes (typically within 30 s).
 
 Loading (:func:`load_aof`): the file is parsed strictly as multibulk commands. A command cut

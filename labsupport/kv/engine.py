@@ -7,14 +7,15 @@ Theory of operation
 -------------------
 The I/O layer (:mod:`.server`) hands :meth:`Engine.run_batch` every complete command one read
 produced. The batch is executed in order; each reply is already RESP bytes. Write commands
-record what to replay with :meth:`Engine.propagate`. At the end of the batch, in this order:
+record what to replay with :meth:`Engine.propagate`. At the end of the batch:
 
-1. the batch's propagated commands are encoded once and appended to the AOF. Under
-   ``appendfsync always`` the replies are *held*: one ``fdatasync`` at the end of the event
-   loop's turn covers every client served in it (group commit, Redis's ``beforeSleep``), and
-   only then are the held replies written: durability before acknowledgement;
-2. the replies are joined and written to the client in one ``write``;
-3. the same bytes go into the replication stream (backlog + replicas).
+1. the propagated commands go into the replication stream (backlog + replicas) as RESP;
+2. with an AOF, they are queued for the end of the event loop's turn and the batch's replies
+   are *held*; a ``call_soon`` callback (:meth:`Engine._commit`, Redis's ``beforeSleep``)
+   encodes every write of the turn, appends it with one ``write`` (and one ``fdatasync``
+   under ``appendfsync always``: group commit), and only then sends the held replies:
+   durability before acknowledgement;
+3. otherwise the replies are joined and written to the client at once, in one ``write``.
 
 A handler may return :data:`BLOCKED` (WAIT): the rest of the batch, and anything the client
 sends meanwhile, waits in ``client.pending`` until :meth:`Client.unblock`.
