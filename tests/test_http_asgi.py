@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from test_http_server import GET, connect, exchange, read_response, serve
 
-from labsupport.http import ASGIAdapter
+from labsupport.http import ASGIAdapter, Lifespan
 from labsupport.http.app import asgi_hello
 
 pytestmark = pytest.mark.timeout(60)
@@ -79,3 +79,50 @@ def test_starlette_streaming_response():
     app = Starlette(routes=[Route("/n", numbers)])
     with serve(ASGIAdapter(app)) as r:
         assert exchange(r.port, GET % b"/n")[2] == b"0\n1\n2\n"
+
+
+def test_lifespan_startup_and_shutdown_run():
+    events = []
+
+    async def app(scope, receive, send):
+        assert scope["type"] == "lifespan"
+        while True:
+            msg = await receive()
+            events.append(msg["type"])
+            await send({"type": msg["type"] + ".complete"})
+            if msg["type"] == "lifespan.shutdown":
+                return
+
+    async def main():
+        span = Lifespan(app)
+        await span.startup()
+        await span.shutdown()
+
+    asyncio.run(main())
+    assert events == ["lifespan.startup", "lifespan.shutdown"]
+
+
+def test_lifespan_unsupported_app_is_tolerated():
+    async def app(scope, receive, send):
+        raise ValueError(f"unknown scope {scope['type']}")
+
+    async def main():
+        span = Lifespan(app)
+        await span.startup()
+        await span.shutdown()
+        return span.supported
+
+    assert asyncio.run(main()) is False
+
+
+def test_cli_serves_an_asgi_app():
+    pytest.importorskip("fastapi", reason="FastAPI not installed (peers extra)")
+    import sys
+
+    from labsupport.measure import BackgroundProcess, free_port
+    port = free_port()
+    argv = [sys.executable, "-m", "labsupport.http", "--port", str(port),
+            "--app", "labsupport.http.fastapi_app:app"]
+    with BackgroundProcess(argv, port=port):
+        status, _, body = exchange(port, GET % b"/orders/5")
+        assert (status, body) == (200, b'{"order_id":5,"verbose":false}')
