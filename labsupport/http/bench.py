@@ -8,7 +8,11 @@ replies come back) and in open loop (a fixed offered rate, latency measured from
 intended send time). Each (server, workload, tool) is run ``repeats`` times, the servers
 interleaved inside each repeat; the table reports the median and the spread, and ratios
 against uvicorn (running a raw ASGI app for ``hello``; FastAPI's StaticFiles for ``static``,
-since a raw ASGI app has no file serving).
+since a raw ASGI app has no file serving). ``cpu_us_per_req`` is the server process's CPU time
+(user + system, from /proc) over the requests it served in that run: on a shared machine a
+neighbour changes req/s a lot and CPU per request much less, so it is the steadier figure.
+Servers that close the connection after every response (Flask's own server) are measured with
+wrk only: ``run_load`` keeps its connections open.
 
 Run it under the shared CPU lock: ``flock /tmp/lab-cpu.lock python -m labsupport.http.bench``.
 """
