@@ -38,7 +38,7 @@ LABS: tuple[Lab, ...] = (
         "timeit, HdrHistogram, wrk2", "ready",
         test_prefixes=("measure", "marketdata")),
     Lab("01", "http_server", "HTTP/1.1 server from scratch with ASGI", "http",
-        "uvicorn, FastAPI, Flask, aiohttp, wrk", "planned"),
+        "uvicorn, FastAPI, Flask, aiohttp, wrk", "ready"),
     Lab("02", "order_book", "Limit order book and matching engine with PnL", "orderbook",
         "naive reference; exchange-core, Liquibook (published)", "ready"),
     Lab("03", "tick_stream", "Tick stream processor", None, "Kafka Streams, Flink", "planned"),
