@@ -43,7 +43,7 @@ LABS: tuple[Lab, ...] = (
         "naive reference; exchange-core, Liquibook (published)", "ready"),
     Lab("03", "tick_stream", "Tick stream processor", None, "Kafka Streams, Flink", "planned"),
     Lab("04", "mini_redis", "Mini Redis with TTL, persistence and replication", "kv",
-        "Redis 7 (redis-server, redis-benchmark)", "planned"),
+        "Redis 7 (redis-server, redis-benchmark)", "ready"),
     Lab("05", "api_gateway", "Async API gateway", None, "nginx, Envoy", "planned"),
     Lab("06", "risk_engine", "Real-time risk engine", None, "pre-trade risk checks", "planned"),
     Lab("07", "rpc", "RPC framework", None, "gRPC", "planned"),

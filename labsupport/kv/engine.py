@@ -30,6 +30,7 @@ import os
 import time
 from dataclasses import dataclass
 
+from ..durable import fsync_dir, write_atomic
 from . import (  # noqa: F401
     cmd_collections,
     cmd_keys,
@@ -411,7 +412,7 @@ class Engine:
         return snapshot.dump(self.ks.items_with_deadlines(), aux)
 
     def save(self) -> None:
-        snapshot.write_atomic(self.dump_path, self.snapshot_bytes())
+        write_atomic(self.dump_path, self.snapshot_bytes())
         self.ks.dirty = 0
         self.last_save_time = int(time.time())
         self.stats["rdb_saves"] += 1
@@ -423,7 +424,7 @@ class Engine:
         if pid == 0:  # child: write the frozen image and leave without running any cleanup
             code = 0
             try:
-                snapshot.write_atomic(self.dump_path, self.snapshot_bytes())
+                write_atomic(self.dump_path, self.snapshot_bytes())
             except BaseException:
                 code = 1
             os._exit(code)
@@ -450,7 +451,7 @@ class Engine:
         return b"".join(parts)
 
     def rewrite_aof_sync(self) -> None:
-        snapshot.write_atomic(self.aof_path, self.aof_image())
+        write_atomic(self.aof_path, self.aof_image())
         if self.aof is not None:
             self.aof.swap(self.aof_path)
 
@@ -463,7 +464,7 @@ class Engine:
         if pid == 0:
             code = 0
             try:
-                snapshot.write_atomic(tmp, self.aof_image())
+                write_atomic(tmp, self.aof_image())
             except BaseException:
                 code = 1
             os._exit(code)
@@ -498,7 +499,7 @@ class Engine:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, self.aof_path)
-        snapshot.fsync_dir(self.config.dir)
+        fsync_dir(self.config.dir)
         self.aof.swap(self.aof_path)
         self.stats["aof_rewrites"] += 1
 

@@ -24,7 +24,6 @@ fsynced), so a crash during a save leaves the previous snapshot intact.
 from __future__ import annotations
 
 import json
-import os
 import struct
 import zlib
 from collections import deque
@@ -124,30 +123,6 @@ def load(blob: bytes, name: str = "snapshot"):
             raise PersistenceError(f"{name}: unknown record type {kind} at offset {pos}")
         out.append((key, value, deadline))
     return aux, out
-
-
-def write_atomic(path: str, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a fsynced temporary file and a rename."""
-    tmp = f"{path}.tmp-{os.getpid()}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    fsync_dir(os.path.dirname(path) or ".")
-
-
-def fsync_dir(path: str) -> None:
-    """Make a rename durable (the directory entry is data too)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def restore(ks, entries) -> int:
