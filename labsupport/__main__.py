@@ -78,7 +78,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
             continue
         print(f"== {name}", flush=True)
         rc = module.main([])
-        status = status or (rc or 0)
+        if isinstance(rc, int) and rc and not status:  # some mains return their report
+            status = rc
     return status
 
 
