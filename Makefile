@@ -10,8 +10,15 @@ PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 BUILD := $(CURDIR)/build
-# ci: small and fast (what CI and the stored notebooks use); default: a learner's size; full: serious runs
-LAB_SCALE ?= ci
+# LAB_SCALE: ci is small and fast (what CI and the stored notebooks use), default a learner's size,
+# full for serious runs. Tests and `make run` use ci and benchmarks default, unless LAB_SCALE is set.
+ifeq ($(origin LAB_SCALE),undefined)
+TEST_SCALE := ci
+BENCH_SCALE := default
+else
+TEST_SCALE := $(LAB_SCALE)
+BENCH_SCALE := $(LAB_SCALE)
+endif
 # pytest-xdist workers; notebooks are kept whole on one worker (--dist loadfile)
 JOBS ?= 2
 
@@ -22,7 +29,6 @@ export JUPYTER_DATA_DIR := $(BUILD)/jupyter/data
 export JUPYTER_RUNTIME_DIR := $(BUILD)/jupyter/runtime
 export MPLCONFIGDIR := $(BUILD)/jupyter/mpl
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
-export LAB_SCALE
 
 .PHONY: lab test run bench lint clean venv
 
@@ -47,18 +53,18 @@ lab: $(VENV)/.installed-lab
 
 test: $(VENV)/.installed-all
 	@mkdir -p $(BUILD)/jupyter
-	$(PY) -m pytest -n $(JOBS) --dist loadfile --timeout 900 \
+	LAB_SCALE=$(TEST_SCALE) $(PY) -m pytest -n $(JOBS) --dist loadfile --timeout 900 \
 		--nbval --nbval-current-env --nbval-sanitize-with .ci/nbval_sanitize.cfg \
 		--nbval-cell-timeout 240 \
 		tests notebooks
 
 run: $(VENV)/.installed-all
 	@mkdir -p $(BUILD)/jupyter
-	$(PY) -m labsupport run all --inplace
+	LAB_SCALE=$(TEST_SCALE) $(PY) -m labsupport run all --inplace
 
 bench: $(VENV)/.installed-all
 	@mkdir -p $(BUILD)/bench
-	$(PY) -m labsupport bench all
+	LAB_SCALE=$(BENCH_SCALE) $(PY) -m labsupport bench all
 
 lint: $(VENV)/.installed-all
 	$(PY) -m ruff check labsupport tests notebooks
