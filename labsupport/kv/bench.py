@@ -156,12 +156,12 @@ def main(argv=None) -> int:
         print("redis-benchmark not installed: throughput comparison skipped")
     else:
         for row in throughput(a.requests, a.repeats):
-            report.add(f"{row['server']} {row['test']} P{row['pipeline']}", **row)
+            report.add(f"{row['server']} {row['test']} P{row['pipeline']}", section="redis-benchmark, -c 50", **row)
     for row in single_client(a.duration):
-        report.add("{} {} 1 client".format(row["server"], row["test"]), **row)
+        report.add("{} {} 1 client".format(row["server"], row["test"]), section="single client (run_load)", **row)
     if shutil.which("redis-benchmark") is not None:
         for row in fsync_policies(a.requests // 2, a.duration):
-            report.add("{} SET fsync={}".format(row["server"], row["appendfsync"]), **row)
+            report.add("{} SET fsync={}".format(row["server"], row["appendfsync"]), section="fsync policies", **row)
     report.print()
     report.write()
     return 0

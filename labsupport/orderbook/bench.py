@@ -388,33 +388,33 @@ def run(argv: list[str] | None = None) -> BenchReport:
     report = BenchReport("orderbook")
     rows = flow_rows(args.events)
     for name, r in throughput(rows, engine_candidates(), args.repeats).items():
-        report.add(f"flow {name}", events=len(rows), ev_per_s_median=round(r["median"]),
+        report.add(f"flow {name}", section="throughput on generated flow", events=len(rows), ev_per_s_median=round(r["median"]),
                    ev_per_s_best=round(r["best"]), ev_per_cpu_s=round(r["cpu_median"]))
     n_ref = scaled(ci=3_000, default=10_000, full=20_000)
     ref = reference_ratio(rows[:n_ref])
-    report.add("flow engine vs reference", events=n_ref,
+    report.add("flow engine vs reference", section="against the naive reference", events=n_ref,
                ev_per_s_median=round(ref["engine_ev_s"]), reference_ev_s=round(ref["reference_ev_s"]),
                speedup=round(ref["speedup"], 1), cpu_speedup=round(ref["cpu_speedup"], 1))
     for name, rec in op_latencies(rows, sweeps=scaled(ci=1000, default=5000, full=20000)).items():
         s = rec.summary()
-        report.add(f"latency {name}", count=s.count, p50_ns=round(s.p50_ns),
+        report.add(f"latency {name}", section="per-operation latency", count=s.count, p50_ns=round(s.p50_ns),
                    p99_ns=round(s.p99_ns), p999_ns=round(s.p999_ns))
     for name, ns in fifo_designs(scaled(ci=100_000, default=300_000, full=1_000_000)).items():
-        report.add(f"level FIFO: {name}", ns_per_op=round(ns, 1))
+        report.add(f"level FIFO: {name}", section="queue inside a level", ns_per_op=round(ns, 1))
     snap_depth = scaled(ci=1000, default=1000, full=10000)
     for rec in snapshot_latency(snap_depth).values():
         s = rec.summary()
-        report.add(f"{rec.name} depth {snap_depth}", count=s.count, p50_ns=round(s.p50_ns),
+        report.add(f"{rec.name} depth {snap_depth}", section="L2 snapshot cost", count=s.count, p50_ns=round(s.p50_ns),
                    p99_ns=round(s.p99_ns))
     depths = scaled(ci=[10, 100, 1000], default=[10, 100, 1000, 10000],
                     full=[10, 100, 1000, 10000, 30000])
     for r in depth_scaling(depths, scaled(ci=50_000, default=100_000, full=500_000)):
-        report.add(f"depth {r['depth_levels']} {r['ladder']}", live_orders=r["live_orders"],
+        report.add(f"depth {r['depth_levels']} {r['ladder']}", section="cost against book depth", live_orders=r["live_orders"],
                    ev_per_s_median=round(r["ev_per_s"]), ev_per_cpu_s=round(r["ev_per_cpu_s"]))
     for r in queue_scaling(scaled(ci=[1, 16, 256], default=[1, 4, 16, 64, 256, 1024],
                                   full=[1, 4, 16, 64, 256, 1024, 4096]),
                            scaled(ci=30_000, default=100_000, full=300_000)):
-        report.add(f"queue {r['orders_per_level']} per level", live_orders=r["live_orders"],
+        report.add(f"queue {r['orders_per_level']} per level", section="cost against queue length", live_orders=r["live_orders"],
                    ev_per_cpu_s=round(r["ev_per_cpu_s"]))
     report.print()
     if not args.no_write:
