@@ -394,3 +394,40 @@ def test_stream_any_chunking_gives_the_same_messages(cuts):
     got.extend(s)
     s.close()
     assert got == [sample_tuple(t, i) for i, t in enumerate(MESSAGE_TYPES)]
+
+
+# --- the generated numba gather ---------------------------------------------------------------
+
+
+def test_generated_gather_kernel_matches_the_layout_table():
+    from labsupport.protocols.itch import kernelgen
+
+    assert kernelgen.main(["--check"]) == 0
+
+
+@pytest.mark.skipif(not HAVE_NUMBA, reason="numba (fast extra) is not installed")
+@pytest.mark.parametrize("types", [None, "AFEXDU", "S", "Z"])
+def test_numba_and_numpy_gathers_agree_with_a_type_filter(day, types):
+    _, d = day
+    fast = decode(d.data, types=types, use_numba=True).arrays
+    slow = decode(d.data, types=types, use_numba=False).arrays
+    assert list(fast) == list(slow)
+    for letter, arr in slow.items():
+        assert fast[letter].dtype == arr.dtype and fast[letter].tobytes() == arr.tobytes(), letter
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not HAVE_NUMBA, reason="numba (fast extra) is not installed")
+def test_gather_compiled_from_source_text_agrees(day):
+    from labsupport.protocols.itch import kernelgen, vector
+
+    _, d = day
+    kernel, order = vector._compile_gather(kernelgen.source(cache=False))
+    raw = np.frombuffer(d.data, dtype=np.uint8)
+    offsets, codes = scan(raw)
+    counts = np.bincount(codes, minlength=256)
+    outs = {t: np.empty(int(counts[ord(t)]), dtype=vector.NATIVE_DTYPES[t]) for t in order}
+    wanted = np.ones(256, dtype=np.bool_)
+    kernel(raw, offsets, codes, wanted, *[outs[t].view(vector._KERNEL_DTYPES[t]) for t in order])
+    for letter, arr in decode(d.data).arrays.items():
+        assert outs[letter].tobytes() == arr.tobytes(), letter

@@ -2,7 +2,8 @@
 
 * :mod:`.itch`: the specification's 23 message layouts as one data table (``itch.layout``),
   and everything derived from it: the streaming parser with 2-byte-length and MoldUDP64
-  framing (``itch.parser``), the vectorised numpy/numba decoder (``itch.vector``), the encoder
+  framing (``itch.parser``), the vectorised numpy/numba decoder (``itch.vector``, its numba gather generated from the
+  table by ``itch.kernelgen``), the encoder
   (``itch.encode``), an ITCH day generated from ``labsupport.marketdata`` order flow through
   Lab 02's engine (``itch.gen``), the ITCH-driven L3/L2 book (``itch.book``) and the command
   line ``python -m labsupport.protocols.itch dump|stats|book FILE``.

@@ -6,7 +6,8 @@
     book = ItchBook(); book.apply_buffer(data); book.l2(locate)
 
 Modules: ``layout`` (the spec's tables as data), ``parser`` (framing, streaming parser,
-MoldUDP64, errors), ``vector`` (numpy/numba decoder), ``encode``, ``gen`` (an ITCH day from
+MoldUDP64, errors), ``vector`` (numpy/numba decoder), ``kernelgen`` (writes its numba
+gather, ``_gather_kernel``, from the table), ``encode``, ``gen`` (an ITCH day from
 ``labsupport.marketdata`` flow), ``book`` (ITCH-driven L3/L2 book), ``cli``.
 The generator is imported lazily (it pulls in Lab 02's engine).
 """

@@ -16,12 +16,13 @@ memory:
    (the 6-byte timestamp is declared as a 2-byte and a 4-byte field and joined with a shift).
 3. **Gather, numba path** (``fast`` extra): the numpy path touches every message several
    times (sort, gather, one pass per field, misaligned big-endian casts are slow in numpy).
-   With numba, one compiled pass walks the messages in wire order and copies each field's
-   bytes (reversed for integers, so they land little-endian) straight into its slot of one
-   preallocated buffer that holds every type's output array back to back; the arrays are
-   then zero-copy views of that buffer. The copy plan (source offset, length, destination
-   offset, length, swap?) per type is derived from the same layout table, flattened into a
-   byte map: for each output byte, which message byte feeds it.
+   With numba, one compiled pass walks the messages in wire order and writes each message
+   straight into the next record of its type's preallocated output array. The kernel is
+   written out per type from the layout table by :mod:`.kernelgen`: every field is one
+   expression over constant byte offsets, which the compiler turns into one unaligned load,
+   a byte swap for integers, and one store. Alpha fields are moved as integers of their width
+   through a *kernel dtype* (the output's offsets and size, integer fields in place of the
+   ``S`` ones) that the output arrays are viewed through, so they need no conversion after.
 
 The dtypes are derived from :data:`LAYOUTS` (same table as the streaming parser). Output
 fields keep the spec names; Alpha fields stay space-padded ``S`` bytes, prices stay integers
@@ -192,48 +193,42 @@ def _raise_scan_error(raw, status: int, pos: int, end: int) -> None:
     raise LengthMismatch(f"type {chr(t)!r} is {int(_SIZES[t])} bytes but its length prefix says {ln}", pos)
 
 
-def _byte_map() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per type, for every byte of the native output record, the source byte in the message
-    (-1: a zero byte). Integers are mapped reversed, so they land little-endian."""
-    rows, start, isz = [], np.zeros(257, np.int64), np.zeros(256, np.int64)
-    for t, lay in LAYOUTS.items():
-        nat = NATIVE_DTYPES[t]
-        m = np.full(nat.itemsize, -1, dtype=np.int64)
-        for f in lay.fields[1:]:
-            dst = nat.fields[f.name][1]
-            if f.kind == "alpha":
-                m[dst : dst + f.length] = np.arange(f.offset, f.offset + f.length)
-            else:
-                m[dst : dst + f.length] = np.arange(f.offset + f.length - 1, f.offset - 1, -1)
-        isz[ord(t)] = nat.itemsize
-        rows.append((ord(t), m))
-    flat, pos = [], 0
-    for code, m in sorted(rows):
-        start[code] = pos
-        flat.append(m)
-        pos += len(m)
-    return np.concatenate(flat), start, isz
+def _kernel_dtype(letter: str) -> np.dtype:
+    """The output dtype with each Alpha field retyped as a little-endian integer of its width
+    (the generated kernel stores alpha bytes as such integers: same bytes in memory)."""
+    nat = NATIVE_DTYPES[letter]
+    names, formats, offsets = [], [], []
+    for f in LAYOUTS[letter].fields[1:]:
+        names.append(f.name)
+        formats.append(f"<u{f.length}" if f.kind == "alpha" else nat.fields[f.name][0])
+        offsets.append(nat.fields[f.name][1])
+    return np.dtype({"names": names, "formats": formats, "offsets": offsets, "itemsize": nat.itemsize})
 
 
-_MAP, _MAP_START, _ISZ = _byte_map()
+def _load_gather():
+    """(kernel, type order): the committed generated kernel, or, if the layout table has
+    gained or lost types since it was generated, the same source compiled from a string."""
+    from . import kernelgen
+
+    try:
+        from . import _gather_kernel as gen
+    except ImportError:  # pragma: no cover - the module is committed
+        gen = None
+    if gen is not None and gen.ORDER == kernelgen.ORDER:
+        return gen.gather, gen.ORDER
+    return _compile_gather(kernelgen.source(cache=False))
+
+
+def _compile_gather(text: str):
+    """(kernel, type order) from the generated source text (not cached by numba)."""
+    ns: dict = {}
+    exec(compile(text, "<itch gather kernel>", "exec"), ns)
+    return ns["gather"], ns["ORDER"]
+
 
 if HAVE_NUMBA:
-
-    @njit(cache=True, nogil=True)
-    def _gather_nb(raw, offsets, types, region_start, isz, bmap, map_start, wanted, out):  # pragma: no cover
-        cursor = np.zeros(256, dtype=np.int64)
-        for i in range(len(offsets)):
-            t = types[i]
-            if not wanted[t]:
-                continue
-            n = isz[t]
-            src = offsets[i]
-            dst = region_start[t] + cursor[t] * n
-            cursor[t] += 1
-            m0 = map_start[t]
-            for j in range(n):
-                k = bmap[m0 + j]
-                out[dst + j] = raw[src + k] if k >= 0 else 0
+    _gather_nb, _GATHER_ORDER = _load_gather()
+    _KERNEL_DTYPES = {t: _kernel_dtype(t) for t in LAYOUTS}
 
 
 def _decode_numba(raw, offsets, codes, types):
@@ -242,16 +237,9 @@ def _decode_numba(raw, offsets, codes, types):
     for letter in LAYOUTS:
         wanted[ord(letter)] = types is None or letter in types
     counts[~wanted] = 0
-    sizes = counts * _ISZ
-    region = np.concatenate(([0], np.cumsum(sizes)))[:256]
-    out = np.empty(int(sizes.sum()), dtype=np.uint8)
-    _gather_nb(raw, offsets, codes, region, _ISZ, _MAP, _MAP_START, wanted, out)
-    arrays = {}
-    for letter in LAYOUTS:
-        c = ord(letter)
-        if counts[c]:
-            arrays[letter] = out[region[c] : region[c] + sizes[c]].view(NATIVE_DTYPES[letter])
-    return arrays
+    outs = {t: np.empty(int(counts[ord(t)]), dtype=NATIVE_DTYPES[t]) for t in _GATHER_ORDER}
+    _gather_nb(raw, offsets, codes, wanted, *[outs[t].view(_KERNEL_DTYPES[t]) for t in _GATHER_ORDER])
+    return {t: outs[t] for t in LAYOUTS if len(outs[t])}
 
 
 @dataclass
