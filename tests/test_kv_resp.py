@@ -132,3 +132,51 @@ def test_arbitrary_bytes_never_raise(blob, step):
         assert isinstance(out, list)
         assert all(isinstance(a, bytes) for cmd in out for a in cmd)
     assert p.error is None or str(p.error).startswith("Protocol error: ")
+
+
+def _runs_as_commands(got):
+    """feed_run's answer as the list of commands feed would give."""
+    if type(got) is tuple:
+        name, cols, _read = got
+        return [[name, *args] for args in zip(*cols)]
+    return got
+
+
+same_shape_st = st.integers(1, 4).flatmap(lambda n: st.tuples(
+    st.sampled_from([b"GET", b"SET", b"get", b"X\r\nY"]),
+    st.lists(st.lists(st.binary(max_size=12), min_size=n, max_size=n), min_size=1, max_size=20)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(same_shape_st, st.binary(max_size=8))
+def test_feed_run_gives_what_feed_gives(shape, tail):
+    name, argss = shape
+    wire = b"".join(encode_command([name, *args]) for args in argss) + tail
+    expected = CommandParser().feed(wire)
+    p = CommandParser()
+    got = p.feed_run(wire)
+    assert _runs_as_commands(got) == expected
+    if type(got) is tuple:          # only a whole read of one shape is a run
+        assert got[2] == wire and not tail and b"\r\n" not in name
+        assert p.consumed == len(wire) and p.pending == 0
+
+
+@pytest.mark.parametrize("wire", [
+    b"*2\r\n$3\r\nGET\r\n$1\r\nab\r\n",                          # length does not match
+    b"*2\r\n$3\r\nGET\r\n$4\r\na\r\nb\r\n",                      # CRLF inside a value
+    b"*2\r\n$3\r\nGET\r\n$1\r\na\r\n*2\r\n$3\r\nDEL\r\n$1\r\na\r\n",   # two names
+    b"*2\r\n$3\r\nGET\r\n$1\r\na\r\n*2\r\n$3\r\nGET\r\n$1\r\n",     # incomplete tail
+    b"*2\r\n$3\r\nGET\r\n$02\r\nab\r\n",                         # non-canonical length
+    b"*1\r\n$4\r\nPING\r\n*1\r\n$4\r\nPING\r\n",                 # no arguments: not a run
+])
+def test_feed_run_falls_back_to_feed(wire):
+    p, q = CommandParser(), CommandParser()
+    assert p.feed_run(wire) == q.feed(wire)
+    assert (p.pending, p.consumed, str(p.error)) == (q.pending, q.consumed, str(q.error))
+
+
+def test_feed_run_after_a_pending_tail_completes_it():
+    p = CommandParser()
+    assert p.feed_run(b"*2\r\n$3\r\nGET\r\n$1") == []
+    assert p.feed_run(b"\r\na\r\n*2\r\n$3\r\nGET\r\n$1\r\nb\r\n") == [[b"GET", b"a"],
+                                                                     [b"GET", b"b"]]

@@ -54,7 +54,7 @@ from .commands import (
 )
 from .keyspace import Keyspace, wall_clock_ms
 from .replication import MasterState
-from .resp import NULL, encode_command
+from .resp import NULL, OK, encode_command
 
 
 @dataclass
@@ -74,6 +74,8 @@ class Config:
 
 
 GET_ENTRY = LOOKUP[b"GET"]
+SET_ENTRY = LOOKUP[b"SET"]
+_BULK_HEADS = [b"$%d" % n for n in range(4096)]   # "$n" by value length, for GET runs
 
 
 class Client:
@@ -123,6 +125,11 @@ class Client:
         pending, self.pending = self.pending, []
         if pending:
             self.engine.run_batch(self, pending)
+
+
+def _encode(cmd) -> bytes:
+    """A recorded write as RESP: argument lists are encoded, RESP bytes pass through."""
+    return cmd if type(cmd) is bytes else encode_command(cmd)
 
 
 _SUB_ALLOWED = "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
@@ -221,10 +228,78 @@ class Engine:
                 break
             append(r)
         self.commands_processed += i
+        self._end_batch(cl, b"".join(out) if out else b"")
+
+    def run_run(self, cl: Client, name: bytes, cols: list, read: bytes) -> None:
+        """A read that is one run of a single command shape (``CommandParser.feed_run``).
+
+        Runs of plain GETs and of plain ``SET key value`` are executed column-wise, with a few
+        C-level calls for the whole run instead of a dispatch per command: the values come
+        from one ``map`` over the keys, the reply is one ``join``, the AOF/replication record
+        of a SET run is the read itself (its bytes *are* the commands' RESP encoding). Other
+        runs, and any client or keyspace state the shortcut does not cover (deadlines,
+        subscribed mode, a read-only replica, RESP3, a blocked client), go through
+        :meth:`run_batch` with the same replies.
+        """
+        ks = self.ks
+        entry = LOOKUP.get(name)
+        if not (cl.slow or cl.blocked or ks.expires) and entry is not None:
+            if entry is GET_ENTRY and len(cols) == 1:
+                keys = cols[0]
+                if len(keys) == 1:   # unpipelined: one GET, as run_batch's inlined GET
+                    v = ks.data.get(keys[0])
+                    self.commands_processed += 1
+                    self._end_batch(cl, NULL if v is None else b"$%d\r\n%s\r\n" % (len(v), v)
+                                    if type(v) is bytes else WRONGTYPE)
+                    return
+                vals = list(map(ks.data.get, keys))
+                try:   # None (missing), a hash or list (WRONGTYPE), a long value: TypeError etc.
+                    items = [b""] * (2 * len(vals) + 1)
+                    items[0:-1:2] = map(_BULK_HEADS.__getitem__, map(len, vals))
+                    items[1::2] = vals
+                    reply = b"\r\n".join(items)
+                except (TypeError, IndexError):
+                    reply = b"".join([
+                        NULL if v is None else
+                        b"$%d\r\n%s\r\n" % (len(v), v) if type(v) is bytes else WRONGTYPE
+                        for v in vals])
+                self.commands_processed += len(vals)
+                self._end_batch(cl, reply)
+                return
+            if entry is SET_ENTRY and len(cols) == 2:
+                keys, vals = cols
+                k = len(keys)
+                if k == 1:
+                    ks.data[keys[0]] = vals[0]
+                else:
+                    ks.data.update(zip(keys, vals))
+                ks.dirty += k
+                self.commands_processed += k
+                if (self.defer is None or self.aof is None or self.master.backlog is not None
+                        or self._pending):
+                    self._pending.append(read)   # already RESP: logged and replicated as is
+                    self._end_batch(cl, OK * k)
+                    return
+                # The usual case (AOF on, no replicas): what _end_batch does, inlined.
+                self._aof_cmds.append(read)
+                held = cl.held
+                if held is None:
+                    cl.held = [OK * k]
+                    self._held.append(cl)
+                else:
+                    held.append(OK * k)
+                if not self._commit_scheduled:
+                    self._commit_scheduled = True
+                    self.defer(self._commit)
+                return
+        self.run_batch(cl, [[name, *args] for args in zip(*cols)])
+
+    def _end_batch(self, cl: Client, reply: bytes) -> None:
+        """After a batch: replicate and log its writes, then send (or hold) its replies."""
         pending = self._pending
         if pending:
             if self.master.backlog is not None:
-                self.master.feed(b"".join([encode_command(a) for a in pending]))
+                self.master.feed(b"".join(map(_encode, pending)))
             if self.aof is not None:
                 if self.defer is not None:
                     # Appended to the AOF at the end of this event-loop turn, encoded and
@@ -238,13 +313,13 @@ class Engine:
                         self._commit_scheduled = True
                         self.defer(self._commit)
                 else:
-                    self._aof_write(b"".join([encode_command(a) for a in pending]))
+                    self._aof_write(b"".join(map(_encode, pending)))
             pending.clear()
-        if out:
+        if reply:
             if cl.held is not None:
-                cl.held.append(b"".join(out))
+                cl.held.append(reply)
             else:
-                cl.write(b"".join(out))
+                cl.write(reply)
 
     def _aof_write(self, data: bytes, sync: bool = True) -> None:
         self.aof.write(data, sync=sync)
@@ -255,7 +330,8 @@ class Engine:
         """End of the turn: one AOF write (+ fdatasync under always), then the held replies."""
         self._commit_scheduled = False
         if self._aof_cmds:
-            data = b"".join(map(encode_command, self._aof_cmds))
+            data = b"".join([c if type(c) is bytes else encode_command(c)
+                             for c in self._aof_cmds])
             self._aof_cmds.clear()
             if self.aof is not None:
                 self._aof_write(data)
@@ -286,7 +362,11 @@ class Engine:
         return None
 
     def propagate(self, argv: list[bytes]) -> None:
-        """Record a write to replay (AOF, replicas) at the end of the batch."""
+        """Record a write to replay (AOF, replicas) at the end of the batch.
+
+        ``_pending`` holds argument lists, or ``bytes`` already in RESP (a run of SETs
+        recorded as the read that carried it); :func:`_encode` turns either into RESP.
+        """
         self._pending.append(argv)
         self.ks.dirty += 1
 
@@ -298,7 +378,7 @@ class Engine:
         """Log and replicate the DELs produced by active expiry outside any client batch."""
         if self._pending:
             if self.master.backlog is not None:
-                self.master.feed(b"".join([encode_command(a) for a in self._pending]))
+                self.master.feed(b"".join(map(_encode, self._pending)))
             if self.aof is not None:
                 self._aof_cmds += self._pending   # after anything still buffered: order kept
                 self._commit()

@@ -49,8 +49,10 @@ class RespProtocol(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         parser = self.parser
-        cmds = parser.feed(data)
-        if cmds:
+        cmds = parser.feed_run(data)
+        if type(cmds) is tuple:        # one run of a single command shape
+            self.engine.run_run(self.client, *cmds)
+        elif cmds:
             self.engine.run_batch(self.client, cmds)
         if parser.error is not None:
             line = b"-ERR %s\r\n" % str(parser.error).encode()
