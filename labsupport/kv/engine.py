@@ -264,7 +264,10 @@ class Engine:
                         b"$%d\r\n%s\r\n" % (len(v), v) if type(v) is bytes else WRONGTYPE
                         for v in vals])
                 self.commands_processed += len(vals)
-                self._end_batch(cl, reply)
+                if self._pending or cl.held is not None:
+                    self._end_batch(cl, reply)
+                else:
+                    cl.write(reply)
                 return
             if entry is SET_ENTRY and len(cols) == 2:
                 keys, vals = cols

@@ -118,7 +118,11 @@ class CommandParser:
                 cols = []
                 for j in range(1, count):
                     col = parts[2 + 2 * j:last:stride]
-                    if list(map(lens, parts[1 + 2 * j:last:stride])) != list(map(len, col)):
+                    heads = parts[1 + 2 * j:last:stride]
+                    if heads.count(heads[0]) == k:   # one "$n" for the column (fixed-width keys)
+                        if list(map(len, col)) != [lens(heads[0])] * k:
+                            break
+                    elif list(map(lens, heads)) != list(map(len, col)):
                         break
                     cols.append(col)
                 else:
