@@ -103,11 +103,11 @@ class CommandParser:
                     if lens(parts[1]) == len(parts[2]) and lens(parts[3]) == len(parts[4]):
                         self.consumed += len(data)
                         return parts[2], [[parts[4]]], data
-                elif count == 3:
-                    if (lens(parts[1]) == len(parts[2]) and lens(parts[3]) == len(parts[4])
-                            and lens(parts[5]) == len(parts[6])):
-                        self.consumed += len(data)
-                        return parts[2], [[parts[4]], [parts[6]]], data
+                elif count == 3 and (lens(parts[1]) == len(parts[2])
+                                     and lens(parts[3]) == len(parts[4])
+                                     and lens(parts[5]) == len(parts[6])):
+                    self.consumed += len(data)
+                    return parts[2], [[parts[4]], [parts[6]]], data
                 return self.feed(data, parts)
             k, rem = divmod(last, stride)
             # the same "*N" heads every command, the same "$n" + name follows each one
