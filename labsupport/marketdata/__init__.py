@@ -20,10 +20,8 @@ from .config import ConfigError, MarketDataError, OrderFlowConfig
 from .flow import OrderFlow, generate_order_flow
 from .io import (
     CSV_HEADER,
-    EventCsvError,
     events_frame,
     quotes_frame,
-    read_events_csv,
     read_parquet,
     ticks_frame,
     trades_frame,
@@ -53,7 +51,7 @@ from .tape import TICK_DTYPE, generate_ticks
 __all__ = [
     "ADD", "BUY", "CANCEL", "CSV_HEADER", "EVENT_DTYPE", "FOK", "IOC", "LIMIT", "MARKET",
     "MODIFY", "PRICE_SCALE", "QUOTE_DTYPE", "SELL", "SESSION_OPEN_NS", "TICK_DTYPE",
-    "TRADE_DTYPE", "ConfigError", "EventCsvError", "MarketDataError", "OrderFlow", "OrderFlowConfig",
-    "events_frame", "flow_statistics", "generate_order_flow", "generate_ticks", "quotes_frame", "read_events_csv",
+    "TRADE_DTYPE", "ConfigError", "MarketDataError", "OrderFlow", "OrderFlowConfig",
+    "events_frame", "flow_statistics", "generate_order_flow", "generate_ticks", "quotes_frame",
     "plot_flow", "read_parquet", "ticks_frame", "tickers", "trades_frame", "write_events_csv", "write_parquet",
 ]  # fmt: skip

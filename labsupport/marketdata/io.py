@@ -14,9 +14,8 @@ modify                ``20,ACME,modify,12,,,187.41,200,``  (new price, new remai
 
 Prices are decimal strings with exactly two decimals, built from the integer ticks with
 integer arithmetic (no float rounding can creep in). The writer hands typed columns to
-Arrow's CSV writer. ``read_events_csv`` parses such a file back
-into the event dtype (``ts_ns`` is not in the CSV and comes back as 0; fields a row leaves
-empty come back as 0, and a cancel or modify's side is recovered from its order's add).
+Arrow's CSV writer. Reading such a file is Lab 02's job: its strict row parser
+(``labsupport.orderbook.csvio.read_events``) names the line and field of a bad row.
 """
 
 from __future__ import annotations
@@ -27,13 +26,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .config import MarketDataError
 from .schema import (
     ACTION_NAMES,
     ADD,
-    BUY,
     CANCEL,
-    EVENT_DTYPE,
     MARKET,
     MODIFY,
     PRICE_SCALE,
@@ -191,77 +187,6 @@ def write_events_csv(flow: OrderFlow, path: str | os.PathLike[str]) -> int:
     return table.num_rows
 
 
-class EventCsvError(MarketDataError, ValueError):
-    """Raised by :func:`read_events_csv` when a file is not an event CSV; says where."""
-
-
-def _codes(
-    values: np.ndarray, names: tuple[str, ...], field: str, rows: np.ndarray, where: str
-) -> np.ndarray:
-    """Map strings to their index in ``names`` on the rows that must carry them (0 elsewhere)."""
-    lookup = {name: i for i, name in enumerate(names)}
-    uniq, inverse = np.unique(values, return_inverse=True)
-    codes = np.array([lookup.get(u, -1) for u in uniq.tolist()], dtype=np.int64)[inverse]
-    bad = np.flatnonzero(rows & (codes < 0))
-    if len(bad):
-        i = int(bad[0])
-        raise EventCsvError(
-            f"{where}: line {i + 2}: {field}={str(values[i])!r}, expected one of {names}"
-        )
-    return np.where(rows, codes, 0)
-
-
-def read_events_csv(
-    path: str | os.PathLike[str], symbols: tuple[str, ...] | None = None
-) -> tuple[np.ndarray, tuple[str, ...]]:
-    """Parse an event CSV back into (events array, symbols); see the module docstring.
-
-    ``symbols`` fixes the symbol order (the flow's ``symbols``); by default it is the order of
-    first appearance in the file.
-    """
-    df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    where = os.fspath(path)
-    if list(df.columns) != CSV_HEADER.split(","):
-        raise EventCsvError(f"{where}: header {','.join(df.columns)!r}, expected {CSV_HEADER!r}")
-    col = {name: df[name].to_numpy(dtype=object).astype(str) for name in df.columns}
-    if symbols is None:
-        symbols = tuple(dict.fromkeys(col["symbol"].tolist()))
-    n = len(df)
-    every = np.ones(n, dtype=bool)
-    ev = np.zeros(n, dtype=EVENT_DTYPE)
-    try:
-        ev["seq"] = col["seq"].astype(np.uint64)
-        ev["order_id"] = col["order_id"].astype(np.uint64)
-    except ValueError as exc:
-        raise EventCsvError(f"{where}: seq and order_id must be integers ({exc})") from None
-    ev["symbol"] = _codes(col["symbol"], symbols, "symbol", every, where)
-    action = _codes(col["action"], ACTION_NAMES, "action", every, where)
-    ev["action"] = action
-    is_add, has_px = action == ADD, action != CANCEL
-    ev["type"] = _codes(col["type"], TYPE_NAMES, "type", is_add, where)
-    side = np.where(_codes(col["side"], _SIDE_CATEGORIES, "side", is_add, where) == 0, BUY, SELL)
-    # a cancel or modify carries the side of the order it refers to (ids increase with adds)
-    add_ids, add_side = ev["order_id"][is_add], side[is_add]
-    if len(add_ids):
-        idx = np.clip(np.searchsorted(add_ids, ev["order_id"]), 0, len(add_ids) - 1)
-        known = add_ids[idx] == ev["order_id"]
-        side = np.where(is_add | ~known, side, add_side[idx])
-    ev["side"] = side
-
-    def numbers(name: str, rows: np.ndarray) -> np.ndarray:
-        text = np.where(rows & (col[name] != ""), col[name], "0")
-        try:
-            return text.astype(np.float64)
-        except ValueError as exc:
-            raise EventCsvError(f"{where}: column {name}: {exc}") from None
-
-    ev["price_ticks"] = np.rint(numbers("price", has_px) * PRICE_SCALE).astype(np.int64)
-    ev["qty"] = numbers("qty", has_px).astype(np.int32)
-    ev["account"] = numbers("account", is_add).astype(np.uint16)
-    return ev, symbols
-
-
-# -- Parquet --------------------------------------------------------------------------------------
 def write_parquet(
     frame: pd.DataFrame, path: str | os.PathLike[str], compression: str = "zstd"
 ) -> None:
