@@ -170,3 +170,19 @@ def test_scrub_paths_hides_notebook_cell_files() -> None:
     from labsupport.measure.paths import scrub_paths
 
     assert scrub_paths("File: /tmp/ipykernel_1234/567890.py") == "File: <notebook cell>"
+
+
+def test_background_process_cpu_seconds_grows_with_work() -> None:
+    port = free_port()
+    burn = ("import socket, time\n"
+            f"s = socket.socket(); s.bind(('127.0.0.1', {port})); s.listen()\n"
+            "t = time.process_time()\n"
+            "while time.process_time() - t < 0.3: pass\n"
+            "time.sleep(30)\n")
+    proc = BackgroundProcess([sys.executable, "-c", burn], port=port, name="burner")
+    assert proc.cpu_seconds() is None  # not started
+    with proc:
+        deadline = time.monotonic() + 20  # a loaded machine may take a while to give it 0.3 s
+        while (proc.cpu_seconds() or 0.0) < 0.3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert proc.cpu_seconds() >= 0.3

@@ -139,16 +139,6 @@ def run_tool(tool: str, port: int, workload: str, duration_s: float, rate: float
             "errors": m["errors"]}
 
 
-def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time of process ``pid`` (all its threads) from /proc; None elsewhere."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def available(names: list[str] | None = None) -> tuple[list[Server], list[str]]:
     """The candidates that can run here, and a message for each one skipped."""
     chosen, skipped = [], []
@@ -191,9 +181,9 @@ def compare(workloads: list[str], tools: list[str], *, repeats: int, duration_s:
                             if note not in notes:
                                 notes.append(note)
                             continue
-                        before = cpu_seconds(procs[s.name].pid)
+                        before = procs[s.name].cpu_seconds()
                         row = run_tool(tool, procs[s.name].port, workload, duration_s, open_rate)
-                        after = cpu_seconds(procs[s.name].pid)
+                        after = procs[s.name].cpu_seconds()
                         # Server CPU per request: robust to a noisy neighbour, unlike req/s.
                         # (It includes the warm-up, so it is measured over all requests sent.)
                         row["cpu_us_per_req"] = None

@@ -150,18 +150,16 @@ def protocol_vs_streams(duration_s: float, connections: int = 16) -> list[dict]:
 
     from labsupport.measure import BackgroundProcess, HttpResponseFramer, free_port, run_load
 
-    from .bench import cpu_seconds
-
     rows = []
     for kind in ("protocol", "streams"):
         port = free_port()
         argv = [_sys.executable, "-m", "labsupport.http.minimal", kind, "--port", str(port)]
         with BackgroundProcess(argv, port=port, cpu=0, name=f"minimal-{kind}") as proc:
-            before = cpu_seconds(proc.pid)
+            before = proc.cpu_seconds()
             res = run_load("127.0.0.1", port, request=b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
                            framer=HttpResponseFramer(), connections=connections,
                            duration_s=duration_s, warmup_s=0.2, cpu=1, name=kind)
-            used = (cpu_seconds(proc.pid) or 0.0) - (before or 0.0)
+            used = (proc.cpu_seconds() or 0.0) - (before or 0.0)
         sent = res.throughput_per_s * (duration_s + 0.2)
         rows.append({"server": kind, "req_per_s": round(res.throughput_per_s),
                      "p50_us": round(res.summary().p50_ns / 1e3, 1),
