@@ -69,30 +69,26 @@ def cmd_publish(cl, argv):
     return b":%d\r\n" % cl.engine.pubsub.publish(argv[1], argv[2])
 
 
-@command("subscribe", -2, PUBSUB)
-def cmd_subscribe(cl, argv):
-    reg = cl.engine.pubsub
+def _subscribe(cl, names, mine: set, table: dict, kind: bytes) -> bytes:
+    """Add ``cl`` to each channel (or pattern) of ``names``; one confirmation frame per name."""
     out = []
-    for ch in argv[1:]:
-        if ch not in cl.subs:
-            cl.subs.add(ch)
-            reg.channels.setdefault(ch, set()).add(cl)
-        out.append(_frame(b"subscribe", ch, _count(cl)))
+    for name in names:
+        if name not in mine:
+            mine.add(name)
+            table.setdefault(name, set()).add(cl)
+        out.append(_frame(kind, name, _count(cl)))
     cl.update_mode()
     return b"".join(out)
+
+
+@command("subscribe", -2, PUBSUB)
+def cmd_subscribe(cl, argv):
+    return _subscribe(cl, argv[1:], cl.subs, cl.engine.pubsub.channels, b"subscribe")
 
 
 @command("psubscribe", -2, PUBSUB)
 def cmd_psubscribe(cl, argv):
-    reg = cl.engine.pubsub
-    out = []
-    for p in argv[1:]:
-        if p not in cl.psubs:
-            cl.psubs.add(p)
-            reg.patterns.setdefault(p, set()).add(cl)
-        out.append(_frame(b"psubscribe", p, _count(cl)))
-    cl.update_mode()
-    return b"".join(out)
+    return _subscribe(cl, argv[1:], cl.psubs, cl.engine.pubsub.patterns, b"psubscribe")
 
 
 def _unsub(cl, argv, mine: set, table: dict, kind: bytes) -> bytes:
