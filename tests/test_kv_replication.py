@@ -3,27 +3,11 @@ propagated, partial resync after a replica restart, full sync when the backlog i
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from labsupport.kv import Config, ServerThread
+from labsupport.kv.faults import info, wait_until
 from labsupport.kv.launch import RawClient, kv_process
-
-
-def wait_until(pred, timeout_s: float = 10.0):
-    end = time.monotonic() + timeout_s
-    while time.monotonic() < end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.02)
-    raise AssertionError(f"condition not reached in {timeout_s:.1f} s")
-
-
-def info(c: RawClient, section: str = "replication") -> dict[str, str]:
-    text = c.call("INFO", section).decode()
-    return dict(line.split(":", 1) for line in text.split("\r\n") if ":" in line)
 
 
 @pytest.fixture

@@ -64,7 +64,7 @@ def kill9_under_writes(workdir: str, appendfsync: str = "always", writers: int =
     return Kill9Result(appendfsync, len(keys), present, len(keys) - present, report)
 
 
-def info(c: RawClient, section: str) -> dict[str, str]:
+def info(c: RawClient, section: str = "replication") -> dict[str, str]:
     """INFO <section> as a dict of field -> value."""
     text = c.call(b"INFO", section.encode()).decode()
     return dict(line.split(":", 1) for line in text.split("\r\n") if ":" in line)

@@ -1,8 +1,8 @@
 """The vocabulary of the order book: constants, events, trades, reports, rejects, L2/L3 views.
 
-The integer constants are the same numbers :mod:`labsupport.marketdata` writes into its event
-arrays (``BUY=+1, SELL=-1``; ``LIMIT=0, MARKET=1, IOC=2, FOK=3``; ``ADD=0, CANCEL=1,
-MODIFY=2``), so a generated flow feeds the engine without translation. The engine's hot path
+The integer constants are the ones :mod:`labsupport.marketdata` writes into its event arrays
+(``BUY=+1, SELL=-1``; ``LIMIT=0, MARKET=1, IOC=2, FOK=3``; ``ADD=0, CANCEL=1, MODIFY=2``),
+imported from its schema so a generated flow feeds the engine without translation. The engine's hot path
 works on plain ints; the :class:`Side`, :class:`OrderType` and :class:`Action` enums exist for
 display and for the edges (CSV, notebook tables).
 
@@ -22,17 +22,20 @@ from dataclasses import dataclass
 from enum import IntEnum
 from fractions import Fraction
 
-# --- constants shared with labsupport.marketdata -------------------------------------------
-BUY = 1
-SELL = -1
-LIMIT = 0
-MARKET = 1
-IOC = 2
-FOK = 3
-ADD = 0
-CANCEL = 1
-MODIFY = 2
-PRICE_SCALE = 100  # ticks per currency unit (tick size 0.01)
+# --- constants shared with labsupport.marketdata (one definition, in its schema) ----------
+# (re-exported: the rest of the lab imports them from here)
+from ..marketdata.schema import (  # noqa: F401
+    ADD,
+    BUY,
+    CANCEL,
+    FOK,
+    IOC,
+    LIMIT,
+    MARKET,
+    MODIFY,
+    PRICE_SCALE,
+    SELL,
+)
 
 
 class Side(IntEnum):
