@@ -5,6 +5,7 @@
     python -m labsupport run all --inplace   # re-execute every notebook, outputs stored (CI scale)
     python -m labsupport test 02         # that lab's tests and its notebook under nbval
     python -m labsupport bench 04        # that lab's benchmark (JSON into build/bench/)
+    python -m labsupport check 02        # check your exercises/lab02.py against lab 02's exercises
     python -m labsupport lab             # JupyterLab on notebook 00 (prints the URL with its token)
 """
 
@@ -18,8 +19,12 @@ import subprocess
 import sys
 from collections.abc import Sequence
 
+from .cli import ArgumentParser, entry
+from .execute import NotebookRunError
+from .exercises import ExerciseError
 from .labs import LABS, Lab, UnknownLabError, find_lab
 from .measure.paths import REPO_DIR, display_path
+from .measure.procs import ProcessError
 
 
 def _labs_for(key: str) -> list[Lab]:
@@ -40,8 +45,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     for lab in _labs_for(args.lab):
         if not lab.notebook.exists():
-            print(f"error: lab {lab.number} has no notebook yet ({lab.status})", file=sys.stderr)
-            return 2
+            raise UnknownLabError(f"lab {lab.number} has no notebook yet ({lab.status})")
         print(f"running {display_path(lab.notebook)} ...", flush=True)
         res = execute_notebook(lab.notebook, inplace=args.inplace, scale=args.scale,
                                cell_timeout_s=args.timeout)
@@ -56,8 +60,7 @@ def cmd_test(args: argparse.Namespace) -> int:
         if lab.notebook.exists():
             targets.append(str(lab.notebook))
     if not targets:
-        print(f"error: nothing to test for {args.lab!r}", file=sys.stderr)
-        return 2
+        raise UnknownLabError(f"nothing to test for {args.lab!r}")
     os.environ.setdefault("LAB_SCALE", "ci")
     argv = [sys.executable, "-m", "pytest", "-q", "--nbval", "--nbval-current-env",
             "--nbval-sanitize-with", str(REPO_DIR / ".ci" / "nbval_sanitize.cfg"),
@@ -83,6 +86,38 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return status
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    """Exit 0 when every check passed, 1 when one failed (as test runners do)."""
+    from .exercises import (
+        check,
+        check_lab,
+        exercises,
+        find,
+        learner_path,
+        load_module,
+        solution_path,
+        stub_path,
+    )
+
+    source = "solution" if args.solution else "stub" if args.stub else "learner"
+    if "." in args.lab:  # one exercise: 02.1
+        ex = find(args.lab)
+        path = {"solution": solution_path, "stub": stub_path, "learner": learner_path}[source](ex.lab)
+        if not path.exists():
+            path = stub_path(ex.lab)
+        results = [check(ex.id, getattr(load_module(path), ex.attr))]
+    else:
+        lab = find_lab(args.lab)
+        if not exercises(lab.number):
+            print(f"lab {lab.number} has no exercises yet")
+            return 0
+        results = check_lab(lab.number, source)
+    failed = [r.exercise.id for r in results if not r.passed]
+    print(f"{len(results) - len(failed)} passed, {len(failed)} failed"
+          + (f": {', '.join(failed)}" if failed else ""))
+    return 1 if failed else 0
+
+
 def cmd_lab(args: argparse.Namespace) -> int:
     from .execute import _jupyter_env
 
@@ -105,7 +140,7 @@ def cmd_lab(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m labsupport", description=__doc__,
+    parser = ArgumentParser(prog="python -m labsupport", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("list", help="the table of labs").set_defaults(func=cmd_list)
@@ -122,6 +157,12 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="a lab's benchmark, or 'all'")
     bench.add_argument("lab")
     bench.set_defaults(func=cmd_bench)
+    chk = sub.add_parser("check", help="run a lab's exercise checks against exercises/labNN.py")
+    chk.add_argument("lab", help="lab number (02) or one exercise (02.1)")
+    which = chk.add_mutually_exclusive_group()
+    which.add_argument("--solution", action="store_true", help="check the reference solutions")
+    which.add_argument("--stub", action="store_true", help="check the unmodified stubs")
+    chk.set_defaults(func=cmd_check)
     lab = sub.add_parser("lab", help="start JupyterLab on notebook 00")
     lab.add_argument("--ip", default="127.0.0.1")
     lab.add_argument("--port", type=int, default=8888)
@@ -130,21 +171,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@entry("python -m labsupport", input_errors=(UnknownLabError, ExerciseError, NotebookRunError,
+                                             ProcessError))
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command is None:
         return cmd_list(args)
-    try:
-        return args.func(args)
-    except UnknownLabError as exc:
-        print(f"error: {exc.args[0]}", file=sys.stderr)
-        return 2
-    except Exception as exc:  # one clear line, non-zero exit, no traceback
-        name = type(exc).__name__
-        if name in ("NotebookRunError", "ProcessError", "TimeoutError", "FileNotFoundError"):
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
-        raise
+    return args.func(args)
 
 
 if __name__ == "__main__":

@@ -31,11 +31,15 @@ def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
     tmp = f"{path}.{os.getpid()}.tmp"  # same directory, so the rename is atomic
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except BaseException:
+        os.unlink(tmp)  # the target is untouched; leave no half-written temporary behind
+        raise
     os.replace(tmp, path)
     fsync_dir(os.path.dirname(path) or ".")

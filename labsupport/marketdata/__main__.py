@@ -4,24 +4,26 @@
     python -m labsupport.marketdata --events 1000000 --parquet events.parquet --ticks ticks.parquet
     python -m labsupport.marketdata --events 50000 --stats
 
-Errors (a bad parameter, an unwritable path) print one line on stderr and exit with status 2.
+Errors (a bad parameter, an unwritable path) print one line on stderr and exit with status 2
+(the convention of :mod:`labsupport.cli`).
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from collections.abc import Sequence
 
+from ..cli import ArgumentParser, entry
 from .config import MarketDataError, OrderFlowConfig
 from .flow import generate_order_flow
 from .io import write_events_csv, write_parquet
 from .stats import flow_statistics
 
 
+@entry("python -m labsupport.marketdata", input_errors=(MarketDataError,))
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="python -m labsupport.marketdata",
         description="Generate seeded synthetic order flow (NASDAQ TotalView-like) and its tape.",
     )
@@ -38,26 +40,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     extra = {} if args.rate is None else {"mean_rate_per_s": args.rate}
-    try:
-        cfg = OrderFlowConfig(n_events=args.events, n_symbols=args.symbols, seed=args.seed, **extra)
-        t0 = time.perf_counter()
-        flow = generate_order_flow(cfg)
-        elapsed = time.perf_counter() - t0
-        print(f"{flow!r} generated in {elapsed:.3f} s", file=sys.stderr)
-        if args.csv:
-            write_events_csv(flow, args.csv)
-        outputs = {
-            args.parquet: flow.events_frame,
-            args.trades: flow.trades_frame,
-            args.quotes: flow.quotes_frame,
-            args.ticks: flow.ticks_frame,
-        }
-        for path, view in outputs.items():
-            if path:
-                write_parquet(view(), path)
-    except (MarketDataError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    cfg = OrderFlowConfig(n_events=args.events, n_symbols=args.symbols, seed=args.seed, **extra)
+    t0 = time.perf_counter()
+    flow = generate_order_flow(cfg)
+    elapsed = time.perf_counter() - t0
+    if args.csv:
+        write_events_csv(flow, args.csv)
+    outputs = {
+        args.parquet: flow.events_frame,
+        args.trades: flow.trades_frame,
+        args.quotes: flow.quotes_frame,
+        args.ticks: flow.ticks_frame,
+    }
+    for path, view in outputs.items():
+        if path:
+            write_parquet(view(), path)
+    print(f"{flow!r} generated in {elapsed:.3f} s", file=sys.stderr)
     if args.stats:
         table = flow_statistics(flow).T
         print(table.to_string(float_format=lambda x: f"{x:,.4g}"))

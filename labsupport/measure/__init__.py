@@ -9,11 +9,13 @@
 - :mod:`.show`: :func:`show`, the real source of a function, highlighted
 - :mod:`.scale`: :func:`lab_scale`, :func:`scaled` (``LAB_SCALE`` = ci | default | full)
 - :mod:`.report`: :class:`BenchReport`, :func:`machine_info`, :func:`machine_line`
+- :mod:`.errors`: :class:`MeasureError`, the base of every instrument's error
 - :mod:`.procs`: :class:`BackgroundProcess`, :func:`free_port`, :func:`wait_for_port`,
   :func:`pin_to_cpu`, :func:`find_peer`
 """
 
 from .compare import SideBySide, side_by_side
+from .errors import MeasureError
 from .paths import build_dir, display_path
 from .procs import BackgroundProcess, ProcessError, find_peer, free_port, pin_to_cpu, wait_for_port
 from .profile import line_profile
@@ -28,6 +30,7 @@ __all__ = [
     "BenchReport",
     "LatencyRecorder",
     "LatencySummary",
+    "MeasureError",
     "ProcessError",
     "SideBySide",
     "build_dir",

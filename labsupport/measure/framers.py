@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from typing import Literal, Protocol
 
+from .errors import MeasureError
 
-class FramerError(ValueError):
+
+class FramerError(MeasureError, ValueError):
     """Raised by a framer when the bytes cannot be a reply of its protocol (counted mid-run)."""
 
 

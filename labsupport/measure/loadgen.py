@@ -57,6 +57,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from .errors import MeasureError
 from .framers import (
     FramerError,
     HttpResponseFramer,
@@ -86,7 +87,7 @@ Request = bytes | Sequence[bytes] | Callable[[int], bytes]
 _RECONNECT_BACKOFF_S = 0.01  # after a failed reconnect, so a dead server does not spin the loop
 
 
-class LoadGenError(RuntimeError):
+class LoadGenError(MeasureError, RuntimeError):
     """Base class of the load generator's own errors (raised in the parent, never mid-run)."""
 
 

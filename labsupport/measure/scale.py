@@ -10,11 +10,13 @@ from __future__ import annotations
 import os
 from typing import TypeVar
 
+from .errors import MeasureError
+
 SCALES = ("ci", "default", "full")
 T = TypeVar("T")
 
 
-class ScaleError(ValueError):
+class ScaleError(MeasureError, ValueError):
     """Raised when ``LAB_SCALE`` holds something other than ci, default or full."""
 
 
