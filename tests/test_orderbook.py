@@ -388,3 +388,49 @@ def test_counting_listener_counts_what_a_recorder_keeps():
     assert (cnt.trades, cnt.executions, cnt.rejects, cnt.l2_updates) == (
         len(rec.trades), len(rec.executions), len(rec.rejects), len(rec.l2_updates))
     assert cnt.trades == 6
+
+
+def test_scripted_scenario_with_text_ids_trades_the_same(mk):
+    """ClOrdIDs and account names instead of ints: the same trades and PnL, under the names."""
+    from labsupport.orderbook.scenarios import ACCOUNTS, SCRIPT, with_text_ids
+
+    (e, r), (t, rt) = mk(), mk()
+    for ev, _ in SCRIPT:
+        e.process(ev)
+    for ev in with_text_ids([ev for ev, _ in SCRIPT]):
+        t.process(ev)
+        check_invariants(t)
+    assert [(f"ACME-{x.aggressor_id:04d}", f"ACME-{x.resting_id:04d}", x.qty, x.price_ticks,
+             ACCOUNTS[x.aggressor_account], ACCOUNTS[x.resting_account]) for x in r.trades] == \
+        [(x.aggressor_id, x.resting_id, x.qty, x.price_ticks, x.aggressor_account,
+          x.resting_account) for x in rt.trades]
+    assert [(x.order_id, x.reason) for x in rt.rejects] == [
+        ("ACME-0008", "fok not fillable"), ("ACME-0005", "order not live")]
+    assert {(ACCOUNTS[v.account], v.position, v.total_pnl_ticks) for v in e.pnl()} == \
+        {(v.account, v.position, v.total_pnl_ticks) for v in t.pnl()}
+    assert t.l3("ACME") == [L3Order("ACME-0010", BUY, 9997, 100, "gina"),
+                            L3Order("ACME-0004", SELL, 9999, 70, "dan")]
+
+
+def test_a_subclass_rule_sees_every_row_of_process_rows():
+    """process_rows inlines the commonest events; an engine subclass that overrides add (a
+    gateway rule) must still see each of them."""
+    seen = []
+
+    class Watching(MatchingEngine):
+        def add(self, symbol, order_id, *rest):
+            seen.append(order_id)
+            return super().add(symbol, order_id, *rest)
+
+    rows = [(1, "X", 0, 1, BUY, LIMIT, 100, 5, 1), (2, "X", 0, 2, BUY, LIMIT, 100, 5, 1)]
+    Watching().process_rows(rows)  # the second joins an existing level: the inlined case
+    assert seen == [1, 2]
+
+
+def test_a_ladder_class_plugs_in_without_registering():
+    from labsupport.orderbook.levels import HeapLadder
+
+    e = MatchingEngine(ladder=HeapLadder)
+    e.add("X", 1, SELL, LIMIT, 101, 5)
+    e.add("X", 2, SELL, LIMIT, 100, 5)
+    assert e.book("X").ladder_name == "heap" and e.best_bid_ask("X") == (None, 100)

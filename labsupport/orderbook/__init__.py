@@ -5,7 +5,12 @@ Public surface (names kept stable for the labs that drive the engine):
 - :class:`MatchingEngine`: ``add(symbol, order_id, side, otype, price_ticks, qty, account, seq)``,
   ``cancel(order_id, symbol=None, seq=0)``, ``modify(order_id, price_ticks, qty, symbol=None,
   seq=0)``, ``process(OrderEvent)``, ``process_rows(rows)``, ``process_array(events)``,
-  ``l2_snapshot(symbol, depth)``, ``l3(symbol)``, ``position(account, symbol)``, ``pnl()``.
+  ``l2_snapshot(symbol, depth)``, ``l3(symbol)``, ``best_bid_ask(symbol)``,
+  ``position(account, symbol)``, ``pnl()``; ``reject(seq, order_id, reason)`` for the rules a
+  subclass adds in front of ``add`` (post-only, self-trade prevention, risk limits).
+- Ids: ``order_id`` and ``account`` are :data:`OrderId` / :data:`Account` = ``int | str`` on
+  every entry point (a FIX ClOrdID ``"o1"``, an account code ``"acc3"``, or an int), used as
+  given and echoed as given in every report and output file.
 - :class:`OrderBook`: one symbol's book (``add``, ``cancel``, ``modify``, ``depth``, ``orders``).
 - :class:`Listener` / :class:`Recorder`: receive trades, execution reports, rejects, L2 updates.
 - Dataclasses: :class:`OrderEvent`, :class:`Trade`, :class:`ExecutionReport`, :class:`Reject`,
@@ -34,6 +39,7 @@ from .types import (
     MODIFY,
     PRICE_SCALE,
     SELL,
+    Account,
     Action,
     EventFormatError,
     ExecutionReport,
@@ -43,6 +49,7 @@ from .types import (
     L3Order,
     OrderBookError,
     OrderEvent,
+    OrderId,
     OrderType,
     PositionView,
     Reject,
@@ -54,8 +61,8 @@ from .types import (
 __all__ = [
     "ADD", "BUY", "CANCEL", "FOK", "IOC", "LIMIT", "MARKET", "MODIFY", "PRICE_SCALE", "SELL",
     "LADDERS", "NO_ASK", "NO_BID",
-    "Action", "CountingListener", "EventFormatError", "ExecutionReport", "L2Level", "L2Snapshot", "L2Update",
+    "Account", "Action", "CountingListener", "EventFormatError", "ExecutionReport", "L2Level", "L2Snapshot", "L2Update",
     "L3Order", "Level", "Listener", "MatchingEngine", "Order", "OrderBook", "OrderBookError",
-    "OrderEvent", "OrderType", "PositionBook", "PositionView", "Recorder", "ReferenceEngine",
+    "OrderEvent", "OrderId", "OrderType", "PositionBook", "PositionView", "Recorder", "ReferenceEngine",
     "Reject", "Side", "Status", "Trade",
 ]

@@ -1,9 +1,12 @@
 """Command line: ``python -m labsupport.orderbook replay EVENTS.csv --out DIR``.
 
 Replays an event CSV through the matching engine and writes ``trades.csv``, ``rejects.csv``,
-``depth.csv`` (the final book, every level) and ``pnl.csv`` into DIR. A malformed row stops
-the replay with ``FILE:LINE: what is wrong`` on stderr and exit status 2, and no output file is
-written; business rejects are not errors, they go to ``rejects.csv``.
+``depth.csv`` (the final book, every level) and ``pnl.csv`` into DIR, echoing order ids and
+accounts exactly as the input gave them (``o1``, ``acc3``, ``12``). It follows the lab's one
+command-line convention (:mod:`labsupport.cli`): a malformed row stops the replay with one line
+``python -m labsupport.orderbook: error: FILE, line N, field F: what is wrong`` and exit status
+2, and no output file is written; a bad option or a missing file also exits 2 with one line.
+Business rejects are not errors, they go to ``rejects.csv``.
 """
 
 from __future__ import annotations
@@ -14,31 +17,40 @@ from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from pathlib import Path
 
+from labsupport import cli
+
 from . import csvio
 from .engine import MatchingEngine
 from .levels import LADDERS
 from .listener import Recorder
-from .types import PRICE_SCALE, EventFormatError
+from .types import PRICE_SCALE, OrderBookError
+
+PROG = "python -m labsupport.orderbook"
+
+
+def fee_ticks(text: str) -> int | Fraction:
+    """``--fee-per-share`` in currency -> ticks per share (an int when it is whole, which keeps
+    the PnL arithmetic fast); argparse turns the ArgumentTypeError into a usage error."""
+    try:
+        ticks = Fraction(Decimal(text)) * PRICE_SCALE
+    except (InvalidOperation, ValueError, OverflowError):  # "abc"; "NaN"; "Infinity"
+        raise argparse.ArgumentTypeError(f"{text!r} is not a decimal number") from None
+    if ticks < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is negative")
+    return int(ticks) if ticks.denominator == 1 else ticks
 
 
 def replay(events_path: Path, out_dir: Path, *, ladder: str = "sorted-list",
-           fee_per_share: str = "0") -> dict[str, int]:
-    """Replay a file; returns counts. Raises EventFormatError / OSError."""
-    try:
-        fee_ticks = Fraction(Decimal(fee_per_share)) * PRICE_SCALE
-    except InvalidOperation:
-        raise ValueError(f"--fee-per-share {fee_per_share!r} is not a decimal number") from None
-    if fee_ticks < 0:
-        raise ValueError("--fee-per-share must not be negative")
-    if fee_ticks.denominator == 1:
-        fee_ticks = int(fee_ticks)  # ints keep the PnL arithmetic fast
+           fee_per_share: str | int | Fraction = 0) -> dict[str, int]:
+    """Replay a file; returns counts. Raises EventFormatError (naming file, line and field) or
+    OSError; nothing is written unless the whole file parsed."""
+    fee = fee_ticks(fee_per_share) if isinstance(fee_per_share, str) else fee_per_share
     rec = Recorder()
-    engine = MatchingEngine(ladder=ladder, listener=rec, fee_per_share_ticks=fee_ticks)
+    engine = MatchingEngine(ladder=ladder, listener=rec, fee_per_share_ticks=fee)
     n = 0
-    with open(events_path, encoding="utf-8", newline="") as f:
-        for event in csvio.read_events(f):
-            engine.process(event)
-            n += 1
+    for event in csvio.read_events_file(events_path):
+        engine.process(event)
+        n += 1
     out_dir.mkdir(parents=True, exist_ok=True)
     with open(out_dir / "trades.csv", "w", encoding="utf-8", newline="") as f:
         csvio.write_trades(rec.trades, f)
@@ -52,10 +64,9 @@ def replay(events_path: Path, out_dir: Path, *, ladder: str = "sorted-list",
             "live_orders": engine.live_order_count}
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m labsupport.orderbook",
-        description="Limit order book and matching engine (Lab 02).")
+def build_parser() -> cli.ArgumentParser:
+    parser = cli.ArgumentParser(prog=PROG, description="Limit order book and matching engine "
+                                "(Lab 02).")
     sub = parser.add_subparsers(dest="command", required=True)
     rp = sub.add_parser("replay", help="replay an event CSV and write trades/rejects/depth/pnl",
                         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -63,20 +74,15 @@ def main(argv: list[str] | None = None) -> int:
     rp.add_argument("--out", type=Path, required=True, help="output directory (created)")
     rp.add_argument("--ladder", choices=sorted(LADDERS), default="sorted-list",
                     help="price-level structure (default: sorted-list)")
-    rp.add_argument("--fee-per-share", default="0",
+    rp.add_argument("--fee-per-share", type=fee_ticks, default=0, metavar="CURRENCY",
                     help="fee charged to both sides per share, in currency (e.g. 0.001; default 0)")
-    args = parser.parse_args(argv)
-    try:
-        counts = replay(args.events, args.out, ladder=args.ladder, fee_per_share=args.fee_per_share)
-    except EventFormatError as exc:
-        print(f"error: {args.events}:{exc.line}: {exc.message}", file=sys.stderr)
-        return 2
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:
-        print(f"error: {exc.strerror}: {exc.filename}", file=sys.stderr)
-        return 2
+    return parser
+
+
+@cli.entry(PROG, input_errors=(OrderBookError,))
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    counts = replay(args.events, args.out, ladder=args.ladder, fee_per_share=args.fee_per_share)
     print(" ".join(f"{k}={v}" for k, v in counts.items()))
     return 0
 

@@ -11,8 +11,12 @@ Workloads (all seeded):
   ``perf_counter_ns`` around each call (timer overhead included, about 50-100 ns), split into
   resting adds, cancels and marketable orders; plus synthetic sweeps that take out ``k``
   levels at once.
+- ``ids``: the same flow with every order id and account as text (``o17``, ``acc3``, each a
+  fresh str object per row, as a parser produces them) against the integer ids: the cost of
+  accepting FIX ClOrdIDs as they come.
 - ``fifo``: one level's queue alone under adds, cancels anywhere and fills at the front: the
-  deque with lazy deletion the book uses against an intrusive doubly-linked list.
+  deque with lazy deletion the book uses against an intrusive doubly-linked list
+  (:mod:`.fifo_bench`).
 - ``depth``: a synthetic book with D price levels per side (4 orders each) and a stream of
   adds at uniformly random prices among 2D (so levels are born and die at every depth) and
   cancels of random live orders: how the cost grows with depth, per ladder design; then the
@@ -33,14 +37,20 @@ import random
 import statistics
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
+from labsupport import cli
 from labsupport.measure import BenchReport, LatencyRecorder, scaled
 
 from .engine import MatchingEngine
+from .fifo_bench import fifo_designs
 from .levels import LADDERS
 from .listener import CountingListener
 from .reference import ReferenceEngine
-from .types import BUY, LIMIT, MARKET, SELL
+from .types import BUY, LIMIT, MARKET, SELL, OrderBookError
+
+PROG = "python -m labsupport.orderbook.bench"
+Clock = Callable[[], int]
 
 ROW_FIELDS = ["seq", "symbol", "action", "order_id", "side", "type", "price_ticks", "qty",
               "account"]
@@ -52,6 +62,14 @@ def flow_rows(n_events: int, seed: int = 7, n_symbols: int = 1) -> list[tuple]:
 
     flow = generate_order_flow(OrderFlowConfig(n_events=n_events, n_symbols=n_symbols, seed=seed))
     return flow.events[ROW_FIELDS].tolist()
+
+
+def text_rows(rows: list[tuple]) -> list[tuple]:
+    """The same rows with order ids and accounts as text tokens (``o17``, ``acc3``). Every row
+    gets its own str objects, as a CSV or FIX parser would hand them over, so a cancel's id is
+    equal to its add's id but not the same object (its hash is computed once more)."""
+    return [(seq, sym, act, f"o{oid}", side, typ, price, qty, f"acc{acct}")
+            for seq, sym, act, oid, side, typ, price, qty, acct in rows]
 
 
 def replay(engine: MatchingEngine, rows: list[tuple]) -> int:
@@ -88,46 +106,83 @@ def engine_candidates() -> dict[str, Callable[[], object]]:
     return c
 
 
-def _rates(factory: Callable[[], object], rows: list[tuple]) -> tuple[float, float]:
-    """(events per wall second, events per CPU second of this thread) for one replay."""
+def _rates(factory: Callable[[], object], rows: list[tuple], clock: Clock = time.perf_counter_ns,
+           cpu_clock: Clock = time.thread_time_ns) -> tuple[float, float, int]:
+    """(events per wall second, events per CPU second of this thread, events the candidate
+    reported processing) for one replay. The clocks are injected so a test can check the
+    arithmetic."""
     engine = factory()
     gc.collect()
-    c0, t0 = time.thread_time_ns(), time.perf_counter_ns()
-    engine.process_rows(rows)
-    t1, c1 = time.perf_counter_ns(), time.thread_time_ns()
-    return len(rows) / ((t1 - t0) / 1e9), len(rows) / (max(c1 - c0, 1) / 1e9)
+    c0, t0 = cpu_clock(), clock()
+    n = engine.process_rows(rows)
+    t1, c1 = clock(), cpu_clock()
+    return n / (max(t1 - t0, 1) / 1e9), n / (max(c1 - c0, 1) / 1e9), n
 
 
 def throughput(rows: list[tuple], candidates: dict[str, Callable[[], object]],
-               repeats: int = 5) -> dict[str, dict[str, float]]:
+               repeats: int = 5, *, clock: Clock = time.perf_counter_ns,
+               cpu_clock: Clock = time.thread_time_ns) -> dict[str, dict[str, float]]:
     """events/s of each candidate over ``rows``; interleaved repeats.
 
     ``median``/``best`` are per wall-clock second; ``cpu_median`` is per CPU second of the
     replaying thread, which does not count time the OS gave to other processes (on a shared
     2-core machine the wall-clock rate can halve when a neighbour runs; the CPU rate moves by
-    a few percent)."""
+    a few percent). ``events`` is what the candidate's ``process_rows`` said it processed (the
+    same in every run, or the run is refused)."""
     wall: dict[str, list[float]] = {k: [] for k in candidates}
     cpu: dict[str, list[float]] = {k: [] for k in candidates}
+    events: dict[str, set[int]] = {k: set() for k in candidates}
     names = list(candidates)
     for r in range(repeats):
         shift = r % len(names)
         for name in names[shift:] + names[:shift]:
-            w, c = _rates(candidates[name], rows)
+            w, c, n = _rates(candidates[name], rows, clock, cpu_clock)
             wall[name].append(w)
             cpu[name].append(c)
+            events[name].add(n)
+    for name, seen in events.items():
+        if len(seen) != 1:
+            raise RuntimeError(f"{name} processed {sorted(seen)} events in different runs")
     return {k: {"median": statistics.median(wall[k]), "best": max(wall[k]),
-                "cpu_median": statistics.median(cpu[k]), "runs": len(wall[k])}
+                "cpu_median": statistics.median(cpu[k]), "runs": len(wall[k]),
+                "events": events[k].pop()}
             for k in candidates}
 
 
-def reference_ratio(rows: list[tuple], repeats: int = 3) -> dict[str, float]:
+def reference_ratio(rows: list[tuple], repeats: int = 3, **clocks: Clock) -> dict[str, float]:
     """Engine against the naive reference on the same (short) prefix of the flow."""
     cands = {"engine": lambda: MatchingEngine(pnl=True),
              "reference": lambda: ReferenceEngine()}
-    res = throughput(rows, cands, repeats)
+    res = throughput(rows, cands, repeats, **clocks)
     return {"engine_ev_s": res["engine"]["median"], "reference_ev_s": res["reference"]["median"],
             "speedup": res["engine"]["median"] / res["reference"]["median"],
-            "cpu_speedup": res["engine"]["cpu_median"] / res["reference"]["cpu_median"]}
+            "cpu_speedup": res["engine"]["cpu_median"] / res["reference"]["cpu_median"],
+            "events": res["engine"]["events"]}
+
+
+def id_kinds(rows: list[tuple], repeats: int = 3, **clocks: Clock) -> dict[str, float]:
+    """The engine (with PnL) on the flow with integer ids and on the same flow with text ids
+    (:func:`text_rows`), interleaved: what accepting ClOrdIDs as text costs per event."""
+    trows = text_rows(rows)
+    cands = {"int ids": lambda: MatchingEngine(pnl=True),
+             "text ids": lambda: _Rows(MatchingEngine(pnl=True), trows)}
+    res = throughput(rows, cands, repeats, **clocks)
+    ints, texts = res["int ids"], res["text ids"]
+    return {"int_ev_s": ints["median"], "text_ev_s": texts["median"],
+            "int_ev_cpu_s": ints["cpu_median"], "text_ev_cpu_s": texts["cpu_median"],
+            "text_vs_int": texts["cpu_median"] / ints["cpu_median"],
+            "events": ints["events"], "text_events": texts["events"]}
+
+
+class _Rows:
+    """A candidate that replays its own rows (the text copy) whatever it is handed, so both
+    kinds of ids go through one :func:`throughput` loop."""
+
+    def __init__(self, engine: MatchingEngine, rows: list[tuple]) -> None:
+        self.engine, self.rows = engine, rows
+
+    def process_rows(self, _rows: list[tuple]) -> int:
+        return self.engine.process_rows(self.rows)
 
 
 def op_latencies(rows: list[tuple], sweeps: int = 2000, sweep_levels: int = 5,
@@ -221,7 +276,7 @@ def depth_scaling(depths: list[int], n_events: int, repeats: int = 3) -> list[di
             for name in LADDERS:
                 eng = MatchingEngine(ladder=name, pnl=False)
                 eng.process_rows(prefill)
-                w, c = _rates(lambda eng=eng: eng, stream)
+                w, c, _ = _rates(lambda eng=eng: eng, stream)
                 wall[name].append(w)
                 cpu[name].append(c)
         for name in LADDERS:
@@ -265,110 +320,92 @@ def queue_scaling(per_level: list[int], n_events: int, depth: int = 20,
     return out
 
 
-# --- the FIFO inside a level: deque with lazy deletion vs intrusive doubly-linked list -------
-class _Node:
-    """A linked-list order: the book's Order plus prev/next pointers."""
-
-    __slots__ = ("order_id", "qty", "account", "level", "prev", "next")
-
-    def __init__(self, order_id: int, qty: int, account: int, level: object) -> None:
-        self.order_id = order_id
-        self.qty = qty
-        self.account = account
-        self.level = level
-        self.prev = self.next = None
+def _positive(text: str) -> int:
+    """An argparse type: a positive integer (a usage error otherwise)."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if n <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not positive")
+    return n
 
 
-def fifo_designs(n_ops: int, live: int = 64, seed: int = 5) -> dict[str, float]:
-    """ns per operation of one level's FIFO under add / cancel-anywhere / fill-at-front, for the
-    deque with lazy deletion (what :mod:`.book` uses) and an intrusive doubly-linked list, both
-    written inline as the matching loop would. Same random script for both: 45 % adds, 45 %
-    cancels of a random earlier order (skipped if already dead), 10 % fills at the front."""
-    from collections import deque
+@dataclass(frozen=True)
+class BenchSizes:
+    """How big each workload is. :meth:`for_scale` is what ``LAB_SCALE`` asks for; tests use
+    tiny sizes to check what the report says without measuring anything seriously."""
 
-    from .book import Level, Order
+    events: int = 100_000
+    repeats: int = 3
+    reference_events: int = 3_000
+    sweeps: int = 1_000
+    fifo_ops: int = 100_000
+    snapshot_depth: int = 1_000
+    snapshots: int = 2_000
+    depths: list[int] = field(default_factory=lambda: [10, 100, 1000])
+    depth_events: int = 50_000
+    queue_lengths: list[int] = field(default_factory=lambda: [1, 16, 256])
+    queue_events: int = 30_000
 
-    rng = random.Random(seed)
-    script = [0 if u < 0.45 else (1 if u < 0.9 else 2) for u in
-              (rng.random() for _ in range(n_ops))]
-    picks = [rng.random() for _ in range(n_ops)]
-
-    def run_deque() -> int:
-        level = Level(100, BUY, None)
-        pool = []
-        for _ in range(live):
-            o = Order(0, 1, 0, level)
-            level.orders.append(o)
-            level.count += 1
-            pool.append(o)
-        t0 = time.perf_counter_ns()
-        for op, u in zip(script, picks):
-            if op == 0 or level.count == 0:
-                o = Order(0, 1, 0, level)
-                level.orders.append(o)
-                level.count += 1
-                pool.append(o)
-            elif op == 1:
-                o = pool[int(u * len(pool))]
-                if o.qty:
-                    o.qty = 0
-                    level.count -= 1
-                    if len(level.orders) > 2 * level.count + 16:
-                        level.orders = deque(x for x in level.orders if x.qty)
-            else:
-                q = level.orders
-                while not q[0].qty:
-                    q.popleft()
-                q.popleft().qty = 0
-                level.count -= 1
-        return time.perf_counter_ns() - t0
-
-    def run_linked() -> int:
-        head = tail = None
-        count = 0
-        pool = []
-
-        t0 = 0
-        for phase in (0, 1):
-            ops = [0] * live if phase == 0 else script
-            ups = picks if phase else [0.0] * live
-            if phase:
-                t0 = time.perf_counter_ns()
-            for op, u in zip(ops, ups):
-                if op == 0 or count == 0:
-                    nd = _Node(0, 1, 0, None)
-                    nd.prev = tail
-                    if tail is None:
-                        head = nd
-                    else:
-                        tail.next = nd
-                    tail = nd
-                    count += 1
-                    pool.append(nd)
-                    continue
-                nd = pool[int(u * len(pool))] if op == 1 else head
-                if not nd.qty:
-                    continue
-                nd.qty = 0
-                prev, nxt = nd.prev, nd.next
-                if prev is None:
-                    head = nxt
-                else:
-                    prev.next = nxt
-                if nxt is None:
-                    tail = prev
-                else:
-                    nxt.prev = prev
-                nd.prev = nd.next = None
-                count -= 1
-        return time.perf_counter_ns() - t0
-
-    gc.collect()
-    d = min(run_deque() for _ in range(3))
-    ll = min(run_linked() for _ in range(3))
-    return {"deque + lazy deletion": d / n_ops, "intrusive linked list": ll / n_ops}
+    @classmethod
+    def for_scale(cls, events: int | None = None, repeats: int | None = None) -> BenchSizes:
+        return cls(
+            events=events or scaled(ci=100_000, default=500_000, full=2_000_000),
+            repeats=repeats or scaled(ci=3, default=3, full=7),
+            reference_events=scaled(ci=3_000, default=10_000, full=20_000),
+            sweeps=scaled(ci=1000, default=5000, full=20000),
+            fifo_ops=scaled(ci=100_000, default=300_000, full=1_000_000),
+            snapshot_depth=scaled(ci=1000, default=1000, full=10000),
+            depths=scaled(ci=[10, 100, 1000], default=[10, 100, 1000, 10000],
+                          full=[10, 100, 1000, 10000, 30000]),
+            depth_events=scaled(ci=50_000, default=100_000, full=500_000),
+            queue_lengths=scaled(ci=[1, 16, 256], default=[1, 4, 16, 64, 256, 1024],
+                                 full=[1, 4, 16, 64, 256, 1024, 4096]),
+            queue_events=scaled(ci=30_000, default=100_000, full=300_000))
 
 
+def build_report(sizes: BenchSizes) -> BenchReport:
+    """Run every workload at ``sizes`` and return the report (one row per measurement)."""
+    report = BenchReport("orderbook")
+    rows = flow_rows(sizes.events)
+    section = "throughput on generated flow"
+    for name, r in throughput(rows, engine_candidates(), sizes.repeats).items():
+        report.add(f"flow {name}", section=section, events=r["events"],
+                   ev_per_s_median=round(r["median"]), ev_per_s_best=round(r["best"]),
+                   ev_per_cpu_s=round(r["cpu_median"]))
+    ids = id_kinds(rows, sizes.repeats)
+    report.add("flow engine+pnl, text ids vs int ids", section="order ids: text against int",
+               events=ids["events"], int_ev_per_cpu_s=round(ids["int_ev_cpu_s"]),
+               text_ev_per_cpu_s=round(ids["text_ev_cpu_s"]),
+               text_vs_int=round(ids["text_vs_int"], 3))
+    ref = reference_ratio(rows[:sizes.reference_events])
+    report.add("flow engine vs reference", section="against the naive reference",
+               events=ref["events"], ev_per_s_median=round(ref["engine_ev_s"]),
+               reference_ev_s=round(ref["reference_ev_s"]), speedup=round(ref["speedup"], 1),
+               cpu_speedup=round(ref["cpu_speedup"], 1))
+    for name, rec in op_latencies(rows, sweeps=sizes.sweeps).items():
+        s = rec.summary()
+        report.add(f"latency {name}", section="per-operation latency", count=s.count,
+                   p50_ns=round(s.p50_ns), p99_ns=round(s.p99_ns), p999_ns=round(s.p999_ns))
+    for name, ns in fifo_designs(sizes.fifo_ops).items():
+        report.add(f"level FIFO: {name}", section="queue inside a level", ns_per_op=round(ns, 1))
+    for rec in snapshot_latency(sizes.snapshot_depth, sizes.snapshots).values():
+        s = rec.summary()
+        report.add(f"{rec.name} depth {sizes.snapshot_depth}", section="L2 snapshot cost",
+                   count=s.count, p50_ns=round(s.p50_ns), p99_ns=round(s.p99_ns))
+    for r in depth_scaling(sizes.depths, sizes.depth_events):
+        report.add(f"depth {r['depth_levels']} {r['ladder']}", section="cost against book depth",
+                   live_orders=r["live_orders"], ev_per_s_median=round(r["ev_per_s"]),
+                   ev_per_cpu_s=round(r["ev_per_cpu_s"]))
+    for r in queue_scaling(sizes.queue_lengths, sizes.queue_events):
+        report.add(f"queue {r['orders_per_level']} per level",
+                   section="cost against queue length", live_orders=r["live_orders"],
+                   ev_per_cpu_s=round(r["ev_per_cpu_s"]))
+    return report
+
+
+@cli.entry(PROG, input_errors=(OrderBookError,))
 def main(argv: list[str] | None = None) -> int:
     """Command line entry (``python -m labsupport.orderbook.bench``); returns the exit status."""
     run(argv)
@@ -377,45 +414,13 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(argv: list[str] | None = None) -> BenchReport:
     """Run every workload, print the table, write ``build/bench/orderbook.json``."""
-    ap = argparse.ArgumentParser(prog="python -m labsupport.orderbook.bench",
-                                 description=__doc__.split("\n\n")[0])
-    ap.add_argument("--events", type=int, default=scaled(ci=100_000, default=500_000,
-                                                         full=2_000_000))
-    ap.add_argument("--repeats", type=int, default=scaled(ci=3, default=3, full=7))
+    ap = cli.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
+    ap.add_argument("--events", type=_positive, default=None, help="events of generated flow "
+                    "(default: by LAB_SCALE, 100 k at ci)")
+    ap.add_argument("--repeats", type=_positive, default=None)
     ap.add_argument("--no-write", action="store_true", help="do not write build/bench JSON")
     args = ap.parse_args(argv)
-
-    report = BenchReport("orderbook")
-    rows = flow_rows(args.events)
-    for name, r in throughput(rows, engine_candidates(), args.repeats).items():
-        report.add(f"flow {name}", section="throughput on generated flow", events=len(rows), ev_per_s_median=round(r["median"]),
-                   ev_per_s_best=round(r["best"]), ev_per_cpu_s=round(r["cpu_median"]))
-    n_ref = scaled(ci=3_000, default=10_000, full=20_000)
-    ref = reference_ratio(rows[:n_ref])
-    report.add("flow engine vs reference", section="against the naive reference", events=n_ref,
-               ev_per_s_median=round(ref["engine_ev_s"]), reference_ev_s=round(ref["reference_ev_s"]),
-               speedup=round(ref["speedup"], 1), cpu_speedup=round(ref["cpu_speedup"], 1))
-    for name, rec in op_latencies(rows, sweeps=scaled(ci=1000, default=5000, full=20000)).items():
-        s = rec.summary()
-        report.add(f"latency {name}", section="per-operation latency", count=s.count, p50_ns=round(s.p50_ns),
-                   p99_ns=round(s.p99_ns), p999_ns=round(s.p999_ns))
-    for name, ns in fifo_designs(scaled(ci=100_000, default=300_000, full=1_000_000)).items():
-        report.add(f"level FIFO: {name}", section="queue inside a level", ns_per_op=round(ns, 1))
-    snap_depth = scaled(ci=1000, default=1000, full=10000)
-    for rec in snapshot_latency(snap_depth).values():
-        s = rec.summary()
-        report.add(f"{rec.name} depth {snap_depth}", section="L2 snapshot cost", count=s.count, p50_ns=round(s.p50_ns),
-                   p99_ns=round(s.p99_ns))
-    depths = scaled(ci=[10, 100, 1000], default=[10, 100, 1000, 10000],
-                    full=[10, 100, 1000, 10000, 30000])
-    for r in depth_scaling(depths, scaled(ci=50_000, default=100_000, full=500_000)):
-        report.add(f"depth {r['depth_levels']} {r['ladder']}", section="cost against book depth", live_orders=r["live_orders"],
-                   ev_per_s_median=round(r["ev_per_s"]), ev_per_cpu_s=round(r["ev_per_cpu_s"]))
-    for r in queue_scaling(scaled(ci=[1, 16, 256], default=[1, 4, 16, 64, 256, 1024],
-                                  full=[1, 4, 16, 64, 256, 1024, 4096]),
-                           scaled(ci=30_000, default=100_000, full=300_000)):
-        report.add(f"queue {r['orders_per_level']} per level", section="cost against queue length", live_orders=r["live_orders"],
-                   ev_per_cpu_s=round(r["ev_per_cpu_s"]))
+    report = build_report(BenchSizes.for_scale(args.events, args.repeats))
     report.print()
     if not args.no_write:
         print(f"wrote {report.write()}")

@@ -39,11 +39,11 @@ from collections import deque
 from collections.abc import Callable, Iterator
 
 from .levels import LADDERS, NO_ASK, NO_BID
-from .types import BUY, FOK, LIMIT, MARKET, SELL, L2Level, L3Order, Symbol
+from .types import BUY, FOK, LIMIT, MARKET, SELL, Account, L2Level, L3Order, OrderId, Symbol
 
 # fill hook: (seq, symbol, price, qty, aggressor_id, aggressor_side, aggressor_account,
 #             aggressor_leaves, resting_order)
-FillHook = Callable[[int, Symbol, int, int, int, int, int, int, "Order"], None]
+FillHook = Callable[[int, Symbol, int, int, OrderId, int, Account, int, "Order"], None]
 
 
 class Order:
@@ -52,7 +52,7 @@ class Order:
 
     __slots__ = ("order_id", "qty", "account", "level")
 
-    def __init__(self, order_id: int, qty: int, account: int, level: Level) -> None:
+    def __init__(self, order_id: OrderId, qty: int, account: Account, level: Level) -> None:
         self.order_id = order_id
         self.qty = qty  # remaining (leaves) quantity; 0 means dead (cancelled or filled)
         self.account = account
@@ -88,11 +88,12 @@ class OrderBook:
     """The book of one symbol. Validation and reporting are the engine's job; the book assumes
     well-formed input (positive qty, valid side/type, positive price unless market)."""
 
-    def __init__(self, symbol: Symbol = None, *, ladder: str = "sorted-list",
-                 live: dict[int, Order] | None = None) -> None:
-        ladder_cls = LADDERS[ladder]
+    def __init__(self, symbol: Symbol = None, *, ladder: str | type = "sorted-list",
+                 live: dict[OrderId, Order] | None = None) -> None:
+        # A name from LADDERS, or any class with the ladder interface (see .levels).
+        ladder_cls = LADDERS[ladder] if isinstance(ladder, str) else ladder
         self.symbol = symbol
-        self.ladder_name = ladder
+        self.ladder_name = getattr(ladder_cls, "name", ladder_cls.__name__)
         self.bid_levels: dict[int, Level] = {}
         self.ask_levels: dict[int, Level] = {}
         self.bids = ladder_cls(BUY)
@@ -100,7 +101,7 @@ class OrderBook:
         self.best_bid = NO_BID
         self.best_ask = NO_ASK
         # Shared with the engine so a cancel by id is one dict lookup across all symbols.
-        self.live: dict[int, Order] = {} if live is None else live
+        self.live: dict[OrderId, Order] = {} if live is None else live
         self.on_fill: FillHook | None = None
         # When not None, (side, price) of every level an event touched (for L2 updates).
         self.touched: list[tuple[int, int]] | None = None
@@ -108,8 +109,8 @@ class OrderBook:
         self.trade_count = 0
 
     # ------------------------------------------------------------------ add / match
-    def add(self, order_id: int, side: int, otype: int, price: int, qty: int,
-            account: int = 0, seq: int = 0) -> int:
+    def add(self, order_id: OrderId, side: int, otype: int, price: int, qty: int,
+            account: Account = 0, seq: int = 0) -> int:
         """Match, then rest a limit remainder. Returns the quantity left unfilled (resting for
         a limit order, expired for market/IOC), or -1 if a FOK cannot be filled completely."""
         if side == BUY:
@@ -155,7 +156,7 @@ class OrderBook:
             self.touched.append((side, price))
         return qty
 
-    def _match(self, qty: int, limit: int, order_id: int, side: int, account: int,
+    def _match(self, qty: int, limit: int, order_id: OrderId, side: int, account: Account,
                seq: int) -> int:
         """Trade an incoming order against the opposite side up to ``limit``; return leaves."""
         if side == BUY:

@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from fractions import Fraction
 
-from .types import PositionView, Symbol
+from .types import Account, PositionView, Symbol, id_sort_key
 
 COST_SCALE = 10_000  # cost units per (tick x share)
 
@@ -85,10 +85,10 @@ class PositionBook:
         if fee_units.denominator != 1:
             raise ValueError(f"fee {fee_per_share_ticks} ticks is finer than 1/{COST_SCALE} tick")
         self.fee_units = int(fee_units)
-        self._by_symbol: dict[Symbol, dict[int, Position]] = {}
+        self._by_symbol: dict[Symbol, dict[Account, Position]] = {}
         self.marks: dict[Symbol, int] = {}
 
-    def fill(self, symbol: Symbol, aggressor: int, side: int, resting: int, price: int,
+    def fill(self, symbol: Symbol, aggressor: Account, side: int, resting: Account, price: int,
              qty: int) -> None:
         """One trade of ``qty`` at ``price`` ticks; ``side`` is the aggressor's. The aggressor's
         position is updated first (it matters when an account trades with itself)."""
@@ -107,8 +107,8 @@ class PositionBook:
             p = accounts[resting] = Position()
         _apply(p, -signed, price, fee)
 
-    def on_fill(self, seq: int, symbol: Symbol, price: int, qty: int, aggressor_id: int,
-                side: int, account: int, aggressor_leaves: int, resting) -> None:
+    def on_fill(self, seq: int, symbol: Symbol, price: int, qty: int, aggressor_id: object,
+                side: int, account: Account, aggressor_leaves: int, resting) -> None:
         """:meth:`fill` with the book's fill-hook signature, so an engine without listener
         calls it directly (one Python call less per fill than going through the engine)."""
         accounts = self._by_symbol.get(symbol)
@@ -126,7 +126,7 @@ class PositionBook:
             p = accounts[resting.account] = Position()
         _apply(p, -signed, price, fee)
 
-    def view(self, account: int, symbol: Symbol) -> PositionView:
+    def view(self, account: Account, symbol: Symbol) -> PositionView:
         p = self._by_symbol.get(symbol, {}).get(account) or Position()
         mark = self.marks.get(symbol)
         unreal = p.position * mark * COST_SCALE - p.cost if mark is not None else 0
@@ -135,14 +135,15 @@ class PositionBook:
                             Fraction(p.realized - p.fees, COST_SCALE),
                             Fraction(unreal, COST_SCALE), mark, Fraction(p.fees, COST_SCALE))
 
-    def cash(self, account: int, symbol: Symbol) -> Fraction:
+    def cash(self, account: Account, symbol: Symbol) -> Fraction:
         """Net cash flow (ticks x shares) of one account in one symbol, fees included."""
         p = self._by_symbol.get(symbol, {}).get(account)
         return Fraction(p.cash, COST_SCALE) if p else Fraction(0)
 
-    def keys(self) -> list[tuple[int, Symbol]]:
+    def keys(self) -> list[tuple[Account, Symbol]]:
+        """Every (account, symbol) that traded, by account (int codes before text) then symbol."""
         return sorted(((a, s) for s, accts in self._by_symbol.items() for a in accts),
-                      key=lambda k: (k[0], str(k[1])))
+                      key=lambda k: (id_sort_key(k[0]), str(k[1])))
 
     def views(self) -> Iterator[PositionView]:
         for account, symbol in self.keys():

@@ -46,6 +46,7 @@ from .types import (
     PositionView,
     Reject,
     Trade,
+    id_sort_key,
 )
 
 
@@ -55,7 +56,7 @@ class ReferenceEngine:
     def __init__(self, symbols=None, *, fee_per_share_ticks=0) -> None:
         self.fixed = None if symbols is None else set(symbols)
         self.books: dict = {}  # symbol -> list of resting order dicts
-        self.used: set[int] = set()
+        self.used: set = set()  # every order id ever accepted (ints or text)
         self.stamp = 0
         self.fee = fee_per_share_ticks
         self.trades: list[Trade] = []
@@ -224,7 +225,7 @@ class ReferenceEngine:
             state[(acct, symbol)] = (pos, cost, realized, fees)
         out = []
         for (acct, symbol), (pos, cost, realized, fees) in sorted(
-                state.items(), key=lambda kv: (kv[0][0], str(kv[0][1]))):
+                state.items(), key=lambda kv: (id_sort_key(kv[0][0]), str(kv[0][1]))):
             mark = marks.get(symbol)
             unreal = pos * mark - cost if mark is not None else Fraction(0)
             avg = cost / pos if pos else Fraction(0)

@@ -9,6 +9,7 @@ unknown ids, zero and negative quantities, invalid sides and types.
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 from .types import ADD, BUY, CANCEL, FOK, IOC, LIMIT, MARKET, MODIFY, SELL, OrderEvent
 
@@ -72,3 +73,13 @@ SCRIPT: list[tuple[OrderEvent, str]] = [
     (_ev(14, ADD, 10, BUY, LIMIT, 9997, 100, 7), "gina bids 100 @ 99.97"),
 ]
 """The notebook's price-time priority walk-through: (event, what it teaches)."""
+
+
+def with_text_ids(events: list[OrderEvent], prefix: str = "ACME-",
+                  names: dict[int, str] | None = None) -> list[OrderEvent]:
+    """The same events with FIX-style text ids: ClOrdIDs ``ACME-0001`` and account codes by name
+    (``alice``; :data:`ACCOUNTS` by default), as a gateway would hand them to the engine."""
+    names = ACCOUNTS if names is None else names
+    return [replace(e, order_id=f"{prefix}{e.order_id:04d}",
+                    account=names.get(e.account, e.account) if e.action == ADD else 0)
+            for e in events]

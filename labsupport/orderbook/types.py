@@ -11,6 +11,12 @@ units in the field names (``price_ticks``, ``qty``). Prices are integer ticks ev
 inside; the tick is 0.01, so ``PRICE_SCALE = 100`` ticks make one currency unit. Decimal
 strings exist only in :mod:`.csvio`.
 
+Order ids and accounts are text in real feeds (a FIX ClOrdID is a string, so is an account
+code) and integers in generated flow: both are accepted, as :data:`OrderId` and :data:`Account`
+(``int | str``), and the engine uses them as given as dictionary keys. Ids compare as given:
+``7`` and ``"7"`` are two different orders (the CSV reader turns a canonical decimal token such
+as ``7`` into the int, so inside one file ``7`` always means the same order).
+
 These objects are built only when somebody listens (see :class:`labsupport.orderbook.engine.
 Listener`): the matching loop itself allocates nothing but the resting order.
 """
@@ -81,6 +87,16 @@ R_UNKNOWN_SYMBOL = "unknown symbol"
 R_SYMBOL_MISMATCH = "symbol does not match order"
 
 Symbol = Hashable
+OrderId = int | str
+"""An order id: an int (generated flow, the benchmark) or a text token (a FIX ClOrdID)."""
+Account = int | str
+"""An account: an int or a text code (``"acc3"``); 0 is "no account given"."""
+
+
+def id_sort_key(value: OrderId | Account) -> tuple[bool, OrderId | Account]:
+    """Sort key for ids and accounts that may mix ints and text: ints first, each kind in its
+    own order (``sorted`` cannot compare an int with a str)."""
+    return (isinstance(value, str), value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,12 +107,12 @@ class OrderEvent:
     seq: int
     symbol: Symbol
     action: int
-    order_id: int
+    order_id: OrderId
     side: int = BUY
     type: int = LIMIT
     price_ticks: int = 0
     qty: int = 0
-    account: int = 0
+    account: Account = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,11 +123,11 @@ class Trade:
     symbol: Symbol
     price_ticks: int
     qty: int
-    aggressor_id: int
-    resting_id: int
+    aggressor_id: OrderId
+    resting_id: OrderId
     aggressor_side: int
-    aggressor_account: int = 0
-    resting_account: int = 0
+    aggressor_account: Account = 0
+    resting_account: Account = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,8 +139,8 @@ class ExecutionReport:
 
     seq: int
     symbol: Symbol
-    order_id: int
-    account: int
+    order_id: OrderId
+    account: Account
     status: Status
     last_qty: int
     last_price_ticks: int
@@ -136,7 +152,7 @@ class Reject:
     """A business reject: the event was well formed but cannot be applied. Not an error."""
 
     seq: int
-    order_id: int
+    order_id: OrderId
     reason: str
 
 
@@ -174,18 +190,18 @@ class L2Update:
 class L3Order:
     """One resting order in the order-by-order (L3) view, in queue order."""
 
-    order_id: int
+    order_id: OrderId
     side: int
     price_ticks: int
     qty: int
-    account: int
+    account: Account
 
 
 @dataclass(frozen=True, slots=True)
 class PositionView:
     """Position and PnL of one account in one symbol; money in ticks x shares (exact)."""
 
-    account: int
+    account: Account
     symbol: Symbol
     position: int
     avg_price_ticks: Fraction
@@ -206,9 +222,22 @@ class OrderBookError(Exception):
 class EventFormatError(OrderBookError):
     """An input row cannot be parsed (wrong column count, bad number, unknown word).
 
-    Raised by :mod:`.csvio` with the 1-based line number and the field that is wrong."""
+    Raised by :mod:`.csvio` with the 1-based line number, the field that is wrong (None when
+    the row as a whole is, e.g. its field count) and the file name when it is known; the
+    message reads ``FILE, line N, field F: what is wrong``."""
 
-    def __init__(self, line: int, message: str) -> None:
-        super().__init__(f"line {line}: {message}")
+    def __init__(self, line: int, message: str, *, field: str | None = None,
+                 file: str | None = None) -> None:
         self.line = line
         self.message = message
+        self.field = field
+        self.file = file
+        where = [] if file is None else [str(file)]
+        where.append(f"line {line}")
+        if field is not None:
+            where.append(f"field {field}")
+        super().__init__(f"{', '.join(where)}: {message}")
+
+    def in_file(self, file: str) -> EventFormatError:
+        """The same error, naming the file it was found in."""
+        return EventFormatError(self.line, self.message, field=self.field, file=file)
