@@ -258,13 +258,47 @@ def test_cli_dump_reports_and_continues(tmp_path):
     r = subprocess.run([sys.executable, "-m", "labsupport.protocols.fix", "dump", str(path)],
                        capture_output=True, text=True, timeout=60)  # fmt: skip
     lines = [json.loads(x) for x in r.stdout.splitlines()]
-    assert r.returncode == 1 and len(lines) == 3
+    assert r.returncode == 2 and len(lines) == 3
     assert lines[0]["fields"][:3] == [[8, "FIX.4.4"], [9, str(len(msgs[0]) - msgs[0].index(b"35=") - 7)], [35, "D"]]
     assert lines[1] == {"error": lines[1]["error"], "offset": len(msgs[0]) + msgs[1].rindex(b"10=")}
     assert "CheckSum" in lines[1]["error"] and lines[2]["fields"][6] == [11, "O3"]
+    assert r.stderr == (f"{FIX_ERROR}{path}: 1 rejected span, the first at byte offset "
+                        f"{lines[1]['offset']}: {lines[1]['error']}\n")
     r = subprocess.run([sys.executable, "-m", "labsupport.protocols.fix", "dump", str(tmp_path / "missing")],
                        capture_output=True, text=True, timeout=60)  # fmt: skip
-    assert r.returncode == 2 and r.stderr.startswith("error: No such file")
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr == f"{FIX_ERROR}{tmp_path / 'missing'}: No such file or directory\n"
+
+
+FIX_ERROR = "python -m labsupport.protocols.fix: error: "
+
+
+def test_cli_clean_file_exits_0_and_bad_argument_exits_2(tmp_path, capsys):
+    from labsupport.protocols.fix.cli import main
+
+    path = tmp_path / "s.fix"
+    path.write_bytes(b"".join(session(2)))
+    assert main(["dump", str(path)]) == 0
+    out, err = capsys.readouterr()
+    assert len(out.splitlines()) == 2 and err == ""
+    with pytest.raises(SystemExit) as stop:
+        main(["dump"])
+    _, err = capsys.readouterr()
+    assert stop.value.code == 2 and err.count("\n") == 1
+    assert err.startswith("python -m labsupport.protocols.fix dump: error: the following arguments are required: file")
+
+
+def test_cli_bug_keeps_its_traceback(tmp_path, monkeypatch):
+    from labsupport.protocols.fix import cli
+
+    def broken(data, out):
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(cli, "dump", broken)
+    path = tmp_path / "s.fix"
+    path.write_bytes(b"".join(session(1)))
+    with pytest.raises(ZeroDivisionError):
+        cli.main(["dump", str(path)])
 
 
 def test_gateway_rejects_bad_new_orders():

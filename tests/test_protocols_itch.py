@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import struct
 import subprocess
@@ -351,13 +352,71 @@ def test_cli_dump_stats_book(day, tmp_path):
     assert rows[0] == "side,price,shares,orders" and len(rows) == 5 and rows[1].startswith("B,")
 
 
+ITCH_ERROR = "python -m labsupport.protocols.itch: error: "
+
+
 def test_cli_error_is_one_line_with_offset(tmp_path):
     path = tmp_path / "bad.itch"
     path.write_bytes(frame([GOOD]) + b"\x00\x05Dxxxx")
     r = run_cli("dump", str(path))
     assert r.returncode == 2 and "Traceback" not in r.stderr
-    assert r.stderr.strip().splitlines() == [f"error: {path}: type 'D' is 19 bytes but its length prefix says 5 at byte offset 21"]
+    assert r.stderr.splitlines() == [f"{ITCH_ERROR}{path}: type 'D' is 19 bytes but its length prefix says 5 at byte offset 21"]
     assert len(r.stdout.splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("argv", "status", "stderr"),
+    [
+        (["dump", "{dir}/missing.itch"], 2, ITCH_ERROR + "{dir}/missing.itch: No such file or directory"),
+        (["book", "{dir}/ok.itch", "--stock", "NOPE"], 2,
+         ITCH_ERROR + "{dir}/ok.itch: stock 'NOPE' has no Stock Directory (R) message in this feed"),
+        (["dump", "{dir}/bad.itch.gz"], 2, ITCH_ERROR + "{dir}/bad.itch.gz: not a complete gzip file ("),
+        (["dump", "{dir}/ok.itch", "--limit", "0"], 2,
+         "python -m labsupport.protocols.itch dump: error: argument --limit: '0' is not a positive integer"),
+        (["book", "{dir}/ok.itch"], 2,
+         "python -m labsupport.protocols.itch book: error: the following arguments are required: --stock"),
+        (["frobnicate", "x"], 2, "python -m labsupport.protocols.itch: error: argument command: invalid choice"),
+    ],
+)
+def test_cli_bad_input_exits_2_with_one_line_naming_it(tmp_path, capsys, argv, status, stderr):
+    from labsupport.protocols.itch.cli import main
+
+    (tmp_path / "ok.itch").write_bytes(frame([GOOD]))
+    (tmp_path / "bad.itch.gz").write_bytes(gzip.compress(frame([GOOD]))[:-9])  # cut short
+    try:
+        rc = main([a.format(dir=tmp_path) for a in argv])
+    except SystemExit as stop:  # argparse's usage errors leave through SystemExit
+        rc = stop.code
+    out, err = capsys.readouterr()
+    assert rc == status and out == "" and err.count("\n") == 1, err
+    assert err.startswith(stderr.format(dir=tmp_path)), err
+
+
+def test_cli_bug_keeps_its_traceback(tmp_path, monkeypatch):
+    """Only the lab's own errors become one line: a bug in a command propagates (exit 1)."""
+    from labsupport.protocols.itch import cli
+
+    def broken(data, out):
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(cli, "cmd_stats", broken)
+    path = tmp_path / "ok.itch"
+    path.write_bytes(frame([GOOD]))
+    with pytest.raises(ZeroDivisionError):
+        cli.main(["stats", str(path)])
+
+
+def test_every_error_of_the_lab_is_a_protocol_error_with_a_docstring():
+    from labsupport.protocols import ProtocolError, fix, itch
+
+    assert issubclass(itch.ItchError, ProtocolError) and issubclass(fix.FixError, ProtocolError)
+    causes = [itch.UnknownMessageType, itch.LengthMismatch, itch.TruncatedMessage,
+               itch.MoldUDP64Error, itch.UnknownStockError, itch.EncodeError, fix.FramingError, fix.BodyLengthError, fix.ChecksumError, fix.GroupError,
+               fix.RejectedSpansError]  # fmt: skip
+    for cls in causes:  # each cause says when it is raised
+        assert issubclass(cls, ProtocolError) and cls.__doc__.startswith("Raised "), cls
+    with pytest.raises(ProtocolError, match="at byte offset 0"):
+        list(iter_tuples(b"\x00\x03Zxy"))
 
 
 def test_moldudp64_capture_with_duplicates_and_a_gap(day, tmp_path):
@@ -431,3 +490,25 @@ def test_gather_compiled_from_source_text_agrees(day):
     kernel(raw, offsets, codes, wanted, *[outs[t].view(vector._KERNEL_DTYPES[t]) for t in order])
     for letter, arr in decode(d.data).arrays.items():
         assert outs[letter].tobytes() == arr.tobytes(), letter
+
+
+def test_extra_layouts_teach_the_parser_and_encoder_one_more_row_then_forget_it():
+    from labsupport.protocols.itch import (
+        LAYOUTS,
+        MESSAGE_TYPES,
+        build_layout,
+        encode,
+        extra_layouts,
+    )
+
+    z = build_layout("Z", "Test Message", (("stock", 8, "alpha"), ("value", 4, "int")))
+    assert z.size == 23 and z.fields[-1].offset == 19
+    with extra_layouts(z):
+        raw = encode("Z", stock_locate=2, timestamp=5, stock="ACME", value=7)
+        assert list(iter_tuples(frame([raw]))) == [("Z", 2, 0, 5, b"ACME    ", 7)]
+    assert tuple(LAYOUTS) == MESSAGE_TYPES
+    with pytest.raises(UnknownMessageType):
+        list(iter_tuples(frame([raw])))
+    with pytest.raises(ValueError, match="already exist"), extra_layouts(build_layout("A", "Clash", ())):
+        pass
+    assert LAYOUTS["A"].title.startswith("Add Order")

@@ -247,3 +247,18 @@ def test_int_pack_modes_are_chosen_by_width():
     assert codecs.encode_int(lots)[1] == 0  # independent small values
     for v in (sorted_ts, walk, lots):
         assert np.array_equal(codecs.decode_int(codecs.encode_int(v), v.size), v)
+
+
+def test_a_bucket_table_of_ones_own_round_trips_and_a_narrow_one_shows_it():
+    from labsupport.tsdb.codecs import CodecError, decode_ts
+    from labsupport.tsdb.gorilla import encode_ts_with_widths
+
+    rng = np.random.default_rng(44)
+    print("seed", 44)
+    ts = 1_700_000_000 * 10**9 + np.cumsum(rng.integers(0, 10**9, 5_000))
+    wide = encode_ts_with_widths(ts, (20, 26, 28, 30, 64), order=1)
+    assert np.array_equal(decode_ts(wide, ts.size), ts)
+    narrow = encode_ts_with_widths(ts, (0, 7, 9, 12, 20), order=1)  # 20 bits cannot hold 1e9 ns
+    assert not np.array_equal(decode_ts(narrow, ts.size), ts)
+    with pytest.raises(CodecError, match="five widths"):
+        encode_ts_with_widths(ts, (30, 20, 10, 5, 64))

@@ -435,3 +435,38 @@ def test_repetitive_int_column_is_stored_as_xor_and_read_back_as_int(tmp_path):
         assert ("size", "gorilla-xor") in codecs_used
         got = db.query("X")["size"]
         assert got.dtype == np.int64 and np.array_equal(got, size)
+
+
+def test_a_record_with_a_good_crc_but_a_bad_payload_is_a_wal_record_error(tmp_path):
+    """Errors of the WAL are tsdb errors naming file, byte offset and record number."""
+    from labsupport.tsdb import ConfigError, TsdbError, WalRecordError
+    from labsupport.tsdb.wal import decode_payload, encode_record
+
+    good = b"".join(map(bytes, encode_record(np.arange(3), np.zeros(3, np.uint32), ["X"],
+                                             [np.ones(3), np.ones(3, np.int64)])))  # fmt: skip
+    three_cols = b"".join(map(bytes, encode_record(np.arange(2), np.zeros(2, np.uint32), ["X"],
+                                                   [np.ones(2)] * 3)))  # fmt: skip
+    path = tmp_path / "w.log"
+    path.write_bytes(good + three_cols + good)
+    batches, torn = replay(str(path), ["f8", "i8"])
+    assert len(batches) == 1 and torn.offset == len(good)
+    assert str(torn) == (f"w.log: torn tail at byte {len(good)} ({len(three_cols) + len(good)} "
+                         "bytes dropped: malformed record 1 (record has 3 columns, table has 2))")
+    with pytest.raises(WalRecordError) as info:
+        decode_payload(memoryview(three_cols)[8:], ["f8", "i8"], file="w.log", offset=76, record=1)
+    assert isinstance(info.value, TsdbError)
+    assert str(info.value) == "w.log, byte 76, record 1: record has 3 columns, table has 2"
+    with pytest.raises(WalRecordError, match="symbol code 5 out of range"):
+        bad_code = encode_record(np.arange(1), np.array([5], np.uint32), ["X"], [np.ones(1)])
+        decode_payload(memoryview(b"".join(map(bytes, bad_code)))[8:], ["f8"])
+    with pytest.raises(ConfigError, match="fsync policy must be one of"):
+        WalWriter(str(tmp_path / "x.log"), fsync="sometimes")
+
+
+def test_memtable_ts_is_what_no_segment_holds_yet(tmp_path):
+    with TickDB(str(tmp_path), auto_compact=False) as db:
+        db.write([30, 10, 20], "X", price=[1.0, 2.0, 3.0], size=[1, 1, 1])
+        assert db.memtable_ts("X").tolist() == [10, 20, 30]
+        assert db.memtable_ts("NOPE").size == 0
+        db.flush()
+        assert db.memtable_ts("X").size == 0 and db.query("X")["ts"].tolist() == [10, 20, 30]

@@ -106,6 +106,7 @@ class CheckResult:
     exercise: Exercise
     results: tuple[CaseResult, ...]
     seconds: float
+    printed: bool = False  # check() already printed the lines and the summary
 
     @property
     def passed(self) -> bool:
@@ -121,8 +122,12 @@ class CheckResult:
         return (f"{verdict} -- {self.exercise.id} {self.exercise.title}: "
                 f"{ok}/{len(self.results)} cases in {self.seconds:.2f} s")
 
-    def __repr__(self) -> str:  # what a notebook shows if the result is the cell's value
+    def __repr__(self) -> str:
         return self.summary()
+
+    def _ipython_display_(self) -> None:  # a bare check(...) in a cell: the summary once, not twice
+        if not self.printed:
+            print(self.summary())
 
 
 _REGISTRY: dict[str, Exercise] = {}
@@ -272,7 +277,7 @@ def check(id: str, solution: Any = _MISSING, *, quiet: bool = False) -> CheckRes
             tried = f" ({r.count} inputs)" if r.count > 1 and r.passed else ""
             line = f"  PASS  {r.name}{tried}" if r.passed else f"  FAIL  {r.name}: {r.detail}"
             print(line, flush=True)
-    result = CheckResult(ex, tuple(results), time.perf_counter() - t0)
+    result = CheckResult(ex, tuple(results), time.perf_counter() - t0, printed=not quiet)
     if not quiet:
         print(result.summary(), flush=True)
     return result

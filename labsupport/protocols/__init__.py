@@ -11,6 +11,12 @@
   resynchronising stream parser (``fix.stream``), repeating groups from a small dictionary,
   the D/F/G -> 8/9 gateway in front of Lab 02's matching engine (``fix.engine``), and
   ``python -m labsupport.protocols.fix dump FILE``.
+* :mod:`.errors`: :class:`ProtocolError`, the base of both protocols' errors.
 * :mod:`.bench` (rates, comparison with simplefix), :mod:`.display` (notebook helpers),
+  :mod:`.explore` (the notebook's message-layout explorer),
   :mod:`.samples` (rebuilds ``data/protocols``).
 """
+
+from .errors import ProtocolError, in_file
+
+__all__ = ["ProtocolError", "in_file"]

@@ -24,11 +24,11 @@ would not be a valid feed). Writes ``build/bench/protocols.json``.
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import time
 from collections.abc import Callable
 
+from labsupport import cli
 from labsupport.measure import BenchReport, scaled, side_by_side
 
 from .fix.message import parse as fix_parse
@@ -167,7 +167,7 @@ def fix_compare(msgs: list[bytes], *, repeats: int = 7):
 
 
 def main(argv: list[str] | None = None) -> BenchReport:
-    ap = argparse.ArgumentParser(prog="python -m labsupport.protocols.bench", description=__doc__.split("\n\n")[0])
+    ap = cli.ArgumentParser(prog="python -m labsupport.protocols.bench", description=__doc__.split("\n\n")[0])
     ap.add_argument("--events", type=int, default=scaled(ci=20_000, default=100_000, full=500_000),
                     help="order-flow events behind the generated ITCH day")
     ap.add_argument("--fix-events", type=int, default=scaled(ci=2_000, default=5_000, full=20_000))

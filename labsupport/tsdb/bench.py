@@ -15,7 +15,6 @@ TSM about 2.5-2.9 bytes/point, QuestDB about 1.4 M rows/s ingest.
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import sqlite3
@@ -27,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .. import cli
 from ..measure import BenchReport, machine_line, scaled, side_by_side
 from . import kernels
 from .db import TickDB
@@ -341,7 +341,7 @@ def report(res: dict) -> BenchReport:
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = cli.ArgumentParser(prog="python -m labsupport.tsdb.bench", description=__doc__.split("\n")[0])
     p.add_argument(
         "--ticks", type=int, default=scaled(ci=200_000, default=2_000_000, full=10_000_000)
     )

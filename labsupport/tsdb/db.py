@@ -393,6 +393,13 @@ class TickDB:
             return None
         return {"ts": hit[0], **dict(zip(self.column_names, hit[1]))}
 
+    def memtable_ts(self, symbol: str) -> np.ndarray:
+        """Timestamps of ``symbol`` held only in the memtable (not yet in a segment), in order."""
+        sid = self._sid.get(symbol)
+        if sid is None or sid not in self.memtable.symbols():
+            return np.zeros(0, np.int64)
+        return self.memtable.series(sid)[0]
+
     def symbols(self) -> list[str]:
         return sorted(self._names)
 

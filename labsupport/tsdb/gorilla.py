@@ -186,6 +186,25 @@ def encode_ts(ts: np.ndarray, order: int | None = None, table: int | None = None
     return _write_ts(ts, _ts_plan(ts, order, table))
 
 
+def encode_ts_with_widths(ts: np.ndarray, widths: tuple[int, ...], order: int = 1) -> bytes:
+    """Timestamps encoded with a bucket table given by the caller (five payload widths, one per
+    prefix code '0', '10', '110', '1110', '1111'), stored in the block like an adaptive table.
+
+    This is how a new table is tried before it joins :data:`BUCKET_TABLES`: the block decodes
+    with :func:`decode_ts` like any other. A table whose last bucket is too narrow for some
+    difference does not raise: it loses the value's high bits, which a round trip shows.
+    """
+    widths = tuple(int(w) for w in widths)
+    if (len(widths) != 5 or not all(0 <= w <= 64 for w in widths) or list(widths) != sorted(widths)
+            or order not in (1, 2)):
+        raise CodecError(f"a bucket table is five widths in 0..64 and order 1 or 2, not {widths}, {order}")
+    ts = np.ascontiguousarray(ts, dtype=np.int64)
+    if ts.size == 0:
+        return encode_ts(ts)
+    z, width, _ = _ts_widths(ts, order)
+    return _write_ts(ts, (0, order, ADAPTIVE, z, width, widths))
+
+
 def _write_ts(ts: np.ndarray, plan) -> bytes:
     _, order, table, z, width, widths = plan
     bucket_of, bucket_bits, code_val, code_bits = (

@@ -36,6 +36,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .errors import ConfigError, WalRecordError
+
 REC = struct.Struct("<II")
 BODY = struct.Struct("<IHH")
 POLICIES = ("batch", "interval", "none")
@@ -86,19 +88,35 @@ def encode_record(
     return [REC.pack(length, crc), *pieces]
 
 
-def decode_payload(payload: memoryview, dtypes: Sequence[str]) -> WalBatch:
+def decode_payload(payload: memoryview, dtypes: Sequence[str], *, file: str | None = None,
+                   offset: int | None = None, record: int | None = None) -> WalBatch:
+    """One record's payload (its CRC already checked) as a batch; raises WalRecordError.
+
+    ``file``, ``offset`` and ``record`` only go into the error's message, to say where it is.
+    """
+
+    def bad(detail: str) -> WalRecordError:
+        return WalRecordError(detail, file=file, offset=offset, record=record)
+
+    if len(payload) < BODY.size:
+        raise bad(f"payload of {len(payload)} bytes is shorter than its {BODY.size}-byte header")
     n, n_names, n_cols = BODY.unpack_from(payload, 0)
     if n_cols != len(dtypes):
-        raise ValueError(f"record has {n_cols} columns, table has {len(dtypes)}")
+        raise bad(f"record has {n_cols} columns, table has {len(dtypes)}")
     pos = BODY.size
     names = []
-    for _ in range(n_names):
+    for i in range(n_names):
+        if pos + 2 > len(payload):
+            raise bad(f"symbol name {i} runs past the end of the payload")
         (ln,) = struct.unpack_from("<H", payload, pos)
-        names.append(bytes(payload[pos + 2 : pos + 2 + ln]).decode())
+        try:
+            names.append(bytes(payload[pos + 2 : pos + 2 + ln]).decode())
+        except UnicodeDecodeError:
+            raise bad(f"symbol name {i} is not UTF-8") from None
         pos += 2 + ln
     need = pos + n * (8 + 4 + 8 * n_cols)
     if need != len(payload):
-        raise ValueError(f"record length {len(payload)} != expected {need}")
+        raise bad(f"record length {len(payload)} != expected {need} for {n} points")
     ts = np.frombuffer(payload, "<i8", n, pos).copy()
     pos += 8 * n
     codes = np.frombuffer(payload, "<u4", n, pos).copy()
@@ -108,7 +126,7 @@ def decode_payload(payload: memoryview, dtypes: Sequence[str]) -> WalBatch:
         cols.append(np.frombuffer(payload, "<" + dt, n, pos).copy())
         pos += 8 * n
     if n and int(codes.max()) >= max(n_names, 1):
-        raise ValueError("symbol code out of range")
+        raise bad(f"symbol code {int(codes.max())} out of range (the record names {n_names})")
     return WalBatch(ts, codes, tuple(names), tuple(cols))
 
 
@@ -123,7 +141,7 @@ class WalWriter:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if fsync not in POLICIES:
-            raise ValueError(f"fsync policy must be one of {POLICIES}, not {fsync!r}")
+            raise ConfigError(f"fsync policy must be one of {POLICIES}, not {fsync!r}")
         self.path = path
         self.policy = fsync
         self.interval_s = interval_s
@@ -173,6 +191,7 @@ def replay(
     batches: list[WalBatch] = []
     pos = 0
     torn = None
+    name = os.path.basename(path)
     while pos < len(data):
         reason = None
         if pos + REC.size > len(data):
@@ -186,11 +205,12 @@ def replay(
                 reason = "CRC mismatch"
             else:
                 try:
-                    batches.append(decode_payload(mv[pos + REC.size : end], dtypes))
-                except (ValueError, struct.error, UnicodeDecodeError) as e:
-                    reason = f"malformed record ({e})"
+                    batches.append(decode_payload(mv[pos + REC.size : end], dtypes, file=name,
+                                                  offset=pos, record=len(batches)))
+                except WalRecordError as e:
+                    reason = f"malformed record {len(batches)} ({e.detail})"
         if reason is not None:
-            torn = TornTail(os.path.basename(path), pos, len(data) - pos, reason)
+            torn = TornTail(name, pos, len(data) - pos, reason)
             break
         pos = end
     if torn is not None and truncate:

@@ -20,10 +20,10 @@ from .message import (
     encode,
     parse,
 )
-from .stream import MAX_BODY_LENGTH, FixReject, FixStream
+from .stream import MAX_BODY_LENGTH, FixReject, FixStream, RejectedSpansError
 
 __all__ = [
     "GROUPS", "SOH", "BodyLengthError", "ChecksumError", "FixError", "FixMessage", "FramingError",
     "GroupEntry", "GroupError", "GroupSpec", "checksum", "encode", "parse", "MAX_BODY_LENGTH",
-    "FixReject", "FixStream",
+    "FixReject", "FixStream", "RejectedSpansError",
 ]  # fmt: skip

@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from ..errors import ProtocolError
+
 __all__ = [
     "SOH",
     "FixError",
@@ -48,7 +50,7 @@ __all__ = [
 SOH = b"\x01"
 
 
-class FixError(ValueError):
+class FixError(ProtocolError):
     """Base of every FIX error; ``offset`` is the byte offset of the problem."""
 
     def __init__(self, message: str, offset: int = 0) -> None:
@@ -58,20 +60,23 @@ class FixError(ValueError):
 
 
 class FramingError(FixError):
-    """The message is not tag=value fields with 8, 9, 35 first and 10 last, or ends early."""
+    """Raised by :func:`parse` when the message is not tag=value fields with 8, 9, 35 first and
+    10 last, or does not end with SOH."""
 
 
 class BodyLengthError(FixError):
-    """BodyLength(9) disagrees with the bytes between the 9= field and the 10= field."""
+    """Raised by :func:`parse` when BodyLength(9) disagrees with the bytes between the 9= field
+    and the 10= field."""
 
 
 class ChecksumError(FixError):
-    """CheckSum(10) is not the byte sum modulo 256 of everything before it."""
+    """Raised by :func:`parse` when CheckSum(10) is not three digits or not the byte sum modulo
+    256 of everything before it."""
 
 
 class GroupError(FixError):
-    """A repeating group does not hold the count of entries it announces, or an entry does not
-    start with the group's delimiter tag."""
+    """Raised when a repeating group does not hold the count of entries it announces, its count
+    is not an integer, or an entry does not start with the group's delimiter tag."""
 
 
 def checksum(data: bytes) -> int:

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from .message import FixError, FixMessage, parse
 
-__all__ = ["FixStream", "FixReject", "MAX_BODY_LENGTH"]
+__all__ = ["FixStream", "FixReject", "RejectedSpansError", "MAX_BODY_LENGTH"]
 
 MAX_BODY_LENGTH = 1 << 20  # a larger BodyLength is treated as corruption, not a big message
 _START = b"8=FIX"
@@ -42,6 +42,19 @@ class FixReject:
     reason: str
     offset: int
     raw: bytes
+
+
+class RejectedSpansError(FixError):
+    """Raised at the end of a stream that was read through (every good message delivered) but
+    had spans it rejected: how many, and the first one's offset and reason. The stream parser
+    itself never raises it; it is how a reader of a whole file says the file was not clean."""
+
+    def __init__(self, rejects: list[FixReject]) -> None:
+        first = rejects[0]
+        n = len(rejects)
+        super().__init__(f"{n} rejected span{'s' if n > 1 else ''}, the first at byte offset "
+                         f"{first.offset}: {first.reason}", first.offset)  # fmt: skip
+        self.rejects = rejects
 
 
 class FixStream:

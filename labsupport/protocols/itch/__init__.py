@@ -14,7 +14,7 @@ The generator is imported lazily (it pulls in Lab 02's engine).
 
 from .book import BOOK_TYPES, ItchBook, reference_l2
 from .encode import EncodeError, encode, encode_moldudp64, encode_tuple, frame
-from .layout import LAYOUTS, MESSAGE_TYPES, SPEC_SIZES, Field, Layout
+from .layout import LAYOUTS, MESSAGE_TYPES, SPEC_SIZES, Field, Layout, build_layout
 from .parser import (
     MESSAGE_CLASSES,
     STRUCTS,
@@ -26,6 +26,8 @@ from .parser import (
     MoldUDP64Error,
     TruncatedMessage,
     UnknownMessageType,
+    UnknownStockError,
+    extra_layouts,
     iter_messages,
     iter_moldudp64_capture,
     iter_tuples,
@@ -38,9 +40,9 @@ from .vector import HAVE_NUMBA, Decoded, decode, scan, to_frame
 
 __all__ = [
     "BOOK_TYPES", "ItchBook", "reference_l2", "EncodeError", "encode", "encode_moldudp64",
-    "encode_tuple", "frame", "LAYOUTS", "MESSAGE_TYPES", "SPEC_SIZES", "Field", "Layout",
+    "encode_tuple", "frame", "LAYOUTS", "MESSAGE_TYPES", "SPEC_SIZES", "Field", "Layout", "build_layout", "extra_layouts",
     "MESSAGE_CLASSES", "STRUCTS", "ItchError", "ItchStream", "LengthMismatch", "MoldPacket",
-    "MoldUDP64Error", "MoldSequencer", "TruncatedMessage", "UnknownMessageType", "iter_messages",
+    "MoldUDP64Error", "MoldSequencer", "TruncatedMessage", "UnknownMessageType", "UnknownStockError", "iter_messages",
     "iter_moldudp64_capture", "iter_tuples",
     "message_dict", "parse_moldudp64", "read_itch_file", "to_message", "HAVE_NUMBA", "Decoded",
     "decode", "scan", "to_frame",

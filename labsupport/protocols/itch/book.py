@@ -46,6 +46,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from ...orderbook.types import BUY, SELL, L2Level, L2Snapshot, L3Order
+from .parser import UnknownStockError
 from .vector import decode
 
 __all__ = ["ItchBook", "BOOK_TYPES", "reference_l2"]
@@ -208,7 +209,7 @@ class ItchBook:
         for loc, sym in self.symbols.items():
             if sym == stock:
                 return loc
-        raise KeyError(f"stock {stock!r} has no Stock Directory (R) message in this feed")
+        raise UnknownStockError(f"stock {stock!r} has no Stock Directory (R) message in this feed", None)
 
     def l2(self, locate: int, depth: int | None = None) -> L2Snapshot:
         """Aggregated levels of one stock, best first; ``price_ticks`` in Price(4) units."""

@@ -9,7 +9,10 @@
 Files are the 2-byte-length framed format (gzip when the name ends in .gz); with
 ``--moldudp64`` a capture of MoldUDP64 packets (each packet preceded by its 2-byte length):
 messages are taken once each in sequence order, and sequence gaps are reported on stderr.
-A malformed file prints one line naming the byte offset and exits with status 2.
+
+The convention of ``labsupport.cli``: a bad argument, a missing file, a malformed file (one line
+naming the file, the kind of error and its byte offset) and a stock the feed never announces
+exit 2 with one line on stderr; anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -17,13 +20,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from decimal import Decimal
 from itertools import islice
 
+from ... import cli
+from ..errors import ProtocolError, in_file
 from .book import ItchBook
 from .encode import encode_tuple, frame
 from .parser import (
-    ItchError,
     MoldSequencer,
     iter_moldudp64_capture,
     iter_tuples,
@@ -76,23 +81,42 @@ def unwrap_moldudp64(data: bytes) -> bytes:
     return frame(msgs)
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m labsupport.protocols.itch", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+PROG = "python -m labsupport.protocols.itch"
+
+
+def _count(text: str) -> int:
+    """A positive integer argument (--limit, --depth)."""
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
+    return n
+
+
+def build_parser() -> cli.ArgumentParser:
+    ap = cli.ArgumentParser(prog=PROG, description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="command", required=True)
     d = sub.add_parser("dump", help="one JSON object per message")
     d.add_argument("file")
-    d.add_argument("--limit", type=int, default=None, help="stop after N messages")
+    d.add_argument("--limit", type=_count, default=None, help="stop after N messages")
     s = sub.add_parser("stats", help="JSON object of message counts by type")
     s.add_argument("file")
     b = sub.add_parser("book", help="final L2 book of one stock as CSV")
     b.add_argument("file")
     b.add_argument("--stock", required=True, help="ticker as in the Stock Directory (R) message")
-    b.add_argument("--depth", type=int, default=None, help="levels per side (default: all)")
+    b.add_argument("--depth", type=_count, default=None, help="levels per side (default: all)")
     for p in (d, s, b):
         p.add_argument("--moldudp64", action="store_true", help="the file is a capture of MoldUDP64 packets")
-    args = ap.parse_args(argv)
-    try:
+    return ap
+
+
+@cli.entry(PROG, input_errors=(ProtocolError,))
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    with in_file(args.file):
         data = read_itch_file(args.file)
         if args.moldudp64:
             data = unwrap_moldudp64(data)
@@ -102,15 +126,4 @@ def main(argv: list[str] | None = None) -> int:
             cmd_stats(data, sys.stdout)
         else:
             cmd_book(data, args.stock, args.depth, sys.stdout)
-    except ItchError as exc:
-        print(f"error: {args.file}: {exc}", file=sys.stderr)
-        return 2
-    except KeyError as exc:
-        print(f"error: {exc.args[0]}", file=sys.stderr)
-        return 2
-    except BrokenPipeError:  # pragma: no cover - `| head`
-        return 0
-    except OSError as exc:
-        print(f"error: {exc.strerror}: {exc.filename}", file=sys.stderr)
-        return 2
     return 0

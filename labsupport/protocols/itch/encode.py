@@ -25,6 +25,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
+from ..errors import ProtocolError
 from .layout import LAYOUTS, PRICE4_SCALE, PRICE8_SCALE
 from .parser import STRUCTS
 
@@ -33,8 +34,9 @@ __all__ = ["EncodeError", "encode", "encode_tuple", "frame", "encode_moldudp64"]
 _MAX = {1: 0xFF, 2: 0xFFFF, 4: 0xFFFF_FFFF, 6: 0xFFFF_FFFF_FFFF, 8: 0xFFFF_FFFF_FFFF_FFFF}
 
 
-class EncodeError(ValueError):
-    """A value does not fit its field (too long, negative, too large, unknown type)."""
+class EncodeError(ProtocolError):
+    """Raised by the encoder when a value does not fit its field (too long, negative, too large,
+    too many decimals) or names an unknown message type or field."""
 
 
 def _alpha(value: Any, length: int, name: str) -> bytes:

@@ -39,6 +39,7 @@ __all__ = [
     "PRICE4_SCALE",
     "PRICE8_SCALE",
     "layout",
+    "build_layout",
 ]
 
 PRICE4_SCALE = 10_000
@@ -274,7 +275,11 @@ SPEC_SIZES: dict[str, int] = {
 }  # fmt: skip
 
 
-def _build(mtype: str, title: str, body: tuple[tuple[str, int, str], ...]) -> Layout:
+def build_layout(mtype: str, title: str, body: tuple[tuple[str, int, str], ...]) -> Layout:
+    """A layout from its body rows ``(name, length, kind)``; the 11-byte header is prepended,
+    offsets are computed, and a kind whose length is impossible raises AssertionError."""
+    if len(mtype) != 1 or not mtype.isascii():
+        raise AssertionError(f"a message type is one ASCII letter, not {mtype!r}")
     fields: list[Field] = []
     offset = 0
     for name, length, kind in HEADER + body:
@@ -288,7 +293,7 @@ def _build(mtype: str, title: str, body: tuple[tuple[str, int, str], ...]) -> La
 
 
 #: type letter -> Layout, in the specification's order.
-LAYOUTS: dict[str, Layout] = {t: _build(t, title, body) for t, (title, body) in _BODIES.items()}
+LAYOUTS: dict[str, Layout] = {t: build_layout(t, title, body) for t, (title, body) in _BODIES.items()}
 #: The 23 type letters in the specification's order.
 MESSAGE_TYPES: tuple[str, ...] = tuple(LAYOUTS)
 

@@ -26,9 +26,14 @@ Output forms, from cheapest to friendliest:
 * :class:`ItchStream` is the sans-IO form for a socket: ``feed(bytes)`` then iterate; a
   partial message at the end of a chunk waits for the next chunk.
 
-Errors are :class:`ItchError` subclasses, each naming the byte offset of the length prefix of
-the offending message: :class:`UnknownMessageType`, :class:`LengthMismatch`,
-:class:`TruncatedMessage`, and :class:`MoldUDP64Error` for a bad packet header.
+Errors are :class:`ItchError` subclasses (and so ``protocols.ProtocolError``), each naming the
+byte offset of the length prefix of the offending message: :class:`UnknownMessageType`,
+:class:`LengthMismatch`, :class:`TruncatedMessage`, :class:`MoldUDP64Error` for a bad packet
+header, and :class:`UnknownStockError` (no offset) for a stock the feed never announces.
+
+Every per-type table here is derived from a :class:`Layout` by one function, so
+:func:`extra_layouts` can teach the parser (and the encoder) a new type for the length of a
+block: a new type is one more row of the layout table, no other code.
 """
 
 from __future__ import annotations
@@ -36,12 +41,15 @@ from __future__ import annotations
 import gzip
 import re
 import struct
+import zlib
 from collections import namedtuple
 from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from ..errors import ProtocolError
 from .layout import LAYOUTS, Layout
 
 __all__ = [
@@ -50,6 +58,7 @@ __all__ = [
     "LengthMismatch",
     "TruncatedMessage",
     "MoldUDP64Error",
+    "UnknownStockError",
     "STRUCTS",
     "MESSAGE_CLASSES",
     "iter_tuples",
@@ -62,31 +71,43 @@ __all__ = [
     "iter_moldudp64_capture",
     "MoldSequencer",
     "read_itch_file",
+    "extra_layouts",
 ]
 
 
-class ItchError(ValueError):
-    """Base of every ITCH error; ``offset`` is the byte offset where the bad message starts."""
+class ItchError(ProtocolError):
+    """Base of every ITCH error; ``offset`` is the byte offset where the bad message starts
+    (``None`` for an error about the feed as a whole, such as a stock it never announces)."""
 
-    def __init__(self, message: str, offset: int) -> None:
-        super().__init__(f"{message} at byte offset {offset}")
+    def __init__(self, message: str, offset: int | None) -> None:
+        super().__init__(message if offset is None else f"{message} at byte offset {offset}")
+        self.reason = message
         self.offset = offset
 
 
 class UnknownMessageType(ItchError):
-    """The type byte is none of the 23 ITCH 5.0 types (the remote sent something we do not know)."""
+    """Raised by the parsers when a type byte is none of the 23 ITCH 5.0 types (the remote sent
+    something we do not know; ``skip_unknown=True`` counts and skips it instead)."""
 
 
 class LengthMismatch(ItchError):
-    """The 2-byte length prefix disagrees with the fixed size of the message type."""
+    """Raised by the parsers when a 2-byte length prefix is zero or disagrees with the fixed
+    size of the message type that follows it."""
 
 
 class TruncatedMessage(ItchError):
-    """The buffer ends inside a length prefix or inside the message it announces."""
+    """Raised when a buffer, stream or capture ends inside a length prefix or inside the
+    message (or packet) it announces."""
 
 
 class MoldUDP64Error(ItchError):
-    """A MoldUDP64 packet is shorter than its header or holds a different number of messages."""
+    """Raised for a MoldUDP64 packet shorter than its header, holding a different number of
+    messages than its header says, or belonging to another session."""
+
+
+class UnknownStockError(ItchError):
+    """Raised by the book when asked for a stock the feed never announced in a Stock Directory
+    (R) message (a typo in a ticker, or the wrong day's file); it has no byte offset."""
 
 
 # --- derived from the layout table ---------------------------------------------------------
@@ -108,14 +129,12 @@ def _struct_format(lay: Layout) -> str:
 
 
 #: type letter -> precompiled struct for the whole message (type byte included).
-STRUCTS: dict[str, struct.Struct] = {t: struct.Struct(_struct_format(lay)) for t, lay in LAYOUTS.items()}
-for _t, _s in STRUCTS.items():  # the derived struct must cover exactly the spec's bytes
-    assert _s.size == LAYOUTS[_t].size, _t
-
+STRUCTS: dict[str, struct.Struct] = {}
 # type byte -> (letter, unpack_from, size) or None; the one lookup in the hot loop.
 _DISPATCH: list[tuple[str, Any, int] | None] = [None] * 256
-for _t, _s in STRUCTS.items():
-    _DISPATCH[ord(_t)] = (_t, _s.unpack_from, _s.size)
+#: type letter -> namedtuple class with the spec's field names (``message_type`` first).
+MESSAGE_CLASSES: dict[str, type] = {}
+_ALPHA_POS: dict[str, tuple[int, ...]] = {}
 
 
 def _class_name(title: str) -> str:
@@ -123,11 +142,42 @@ def _class_name(title: str) -> str:
     return "".join(w if w.isupper() else w.capitalize() for w in words)
 
 
-#: type letter -> namedtuple class with the spec's field names (``message_type`` first).
-MESSAGE_CLASSES: dict[str, type] = {
-    t: namedtuple(_class_name(lay.title), lay.names) for t, lay in LAYOUTS.items()
-}
-_ALPHA_POS = {t: tuple(i for i, f in enumerate(lay.fields) if f.kind == "alpha") for t, lay in LAYOUTS.items()}
+def _derive(lay: Layout) -> None:
+    """Everything the streaming parser (and the encoder) need for one type, from its layout."""
+    s = struct.Struct(_struct_format(lay))
+    assert s.size == lay.size, lay.type  # the derived struct must cover exactly the layout's bytes
+    STRUCTS[lay.type] = s
+    _DISPATCH[ord(lay.type)] = (lay.type, s.unpack_from, s.size)
+    MESSAGE_CLASSES[lay.type] = namedtuple(_class_name(lay.title), lay.names)
+    _ALPHA_POS[lay.type] = tuple(i for i, f in enumerate(lay.fields) if f.kind == "alpha")
+
+
+for _lay in LAYOUTS.values():
+    _derive(_lay)
+
+
+@contextmanager
+def extra_layouts(*layouts: Layout) -> Iterator[None]:
+    """Teach the streaming parser and the encoder more message types for the length of a block.
+
+    Each layout is derived exactly as the spec's 23 are (struct, dispatch entry, namedtuple),
+    which is the point: a new type is one more row of the table, no other code. The vectorised
+    decoder's numba gather is generated from the table ahead of time (``kernelgen``), so it
+    does not see these. A type that already exists is refused (it would change the spec's).
+    """
+    taken = [lay.type for lay in layouts if lay.type in LAYOUTS]
+    if taken:
+        raise ValueError(f"message type(s) {taken} already exist")
+    try:
+        for lay in layouts:
+            LAYOUTS[lay.type] = lay
+            _derive(lay)
+        yield
+    finally:
+        for lay in layouts:
+            for table in (LAYOUTS, STRUCTS, MESSAGE_CLASSES, _ALPHA_POS):
+                table.pop(lay.type, None)
+            _DISPATCH[ord(lay.type)] = None
 
 
 # --- the framed-buffer parser ---------------------------------------------------------------
@@ -351,7 +401,10 @@ class MoldSequencer:
 def read_itch_file(path: str | Path) -> bytes:
     """The bytes of an ITCH file (gzip-compressed when the name ends in .gz)."""
     path = Path(path)
-    if path.suffix == ".gz":
-        with gzip.open(path, "rb") as fh:
+    if path.suffix != ".gz":
+        return path.read_bytes()
+    with gzip.open(path, "rb") as fh:
+        try:
             return fh.read()
-    return path.read_bytes()
+        except (gzip.BadGzipFile, EOFError, zlib.error) as exc:  # the file is there, its bytes are bad
+            raise ItchError(f"not a complete gzip file ({exc})", None) from None
