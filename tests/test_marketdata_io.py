@@ -210,7 +210,8 @@ def test_command_line_writes_files_and_reports_bad_input(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "labsupport.marketdata", "--symbols", "0"],
                          capture_output=True, text=True, timeout=120)  # fmt: skip
     assert bad.returncode == 2
-    assert bad.stderr.strip().splitlines()[-1] == "error: OrderFlowConfig.n_symbols=0: must be in 1..65535"
+    assert bad.stderr.strip().splitlines() == [
+        "python -m labsupport.marketdata: error: OrderFlowConfig.n_symbols=0: must be in 1..65535"]
 
 
 def test_statistics_and_plot_of_a_tiny_flow_with_silent_symbols():

@@ -66,7 +66,7 @@ def test_cli_unknown_lab_is_one_line_and_exit_2() -> None:
     proc = subprocess.run([sys.executable, "-m", "labsupport", "run", "99"],
                           capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 2
-    assert proc.stderr.strip() == "error: no lab '99'; `python -m labsupport list` shows them"
+    assert proc.stderr.strip() == "python -m labsupport: error: no lab '99'; `python -m labsupport list` shows them"
 
 
 def test_cli_help() -> None:
