@@ -53,6 +53,10 @@ ROWS = [
      ["cut.itch", "offset"]),
     ("labsupport.protocols.fix", lambda t: ["dump", MISSING], [MISSING, "No such file"]),
     ("labsupport.protocols.fix", lambda t: ["frobnicate"], ["invalid choice"]),
+    ("labsupport.services", lambda t: ["up", MISSING], [MISSING, "No such file"]),
+    ("labsupport.services", lambda t: ["status", "--run-dir", str(t)], ["no supervised system"]),
+    ("labsupport.faults", lambda t: ["proxy", "--upstream", "10.1.2.3:80"],
+     ["not a loopback address"]),
 ]
 
 
