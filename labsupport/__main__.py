@@ -69,7 +69,8 @@ def cmd_test(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    modules = ["labsupport.measure.bench", "labsupport.marketdata.bench"] if args.lab == "all" else []
+    modules = (["labsupport.measure.bench", "labsupport.marketdata.bench", "labsupport.sim.bench"]
+               if args.lab == "all" else [])
     for lab in _labs_for(args.lab):
         if lab.package:
             modules.append(f"labsupport.{lab.package}.bench")
