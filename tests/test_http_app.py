@@ -163,3 +163,26 @@ def test_bench_candidates_and_requests():
     assert {"ours native", "uvicorn raw ASGI", "aiohttp", "Flask dev server"} <= names
     assert all("not installed" in m for m in skipped)
     assert request_for("static")[1].startswith(b"GET /static/64k.bin HTTP/1.1\r\n")
+
+
+def test_static_several_ranges_go_to_the_multi_range_hook(tmp_path):
+    from labsupport.http import StaticFiles
+    (tmp_path / "a.txt").write_bytes(b"0123456789")
+    asked = []
+
+    def hook(data, value, ctype, boundary):
+        asked.append((data, value, ctype))
+        return None if b"x" in value else b"--%s--\r\n" % boundary
+
+    static = StaticFiles(tmp_path, multi_range=hook)
+
+    def get(rng: bytes):
+        return static(make_request("GET", "/static/a.txt", [(b"range", rng)]))
+
+    resp = get(b"bytes=0-1,4-5")
+    assert resp.status == 206 and resp.content_type.startswith(b"multipart/byteranges; boundary=byteranges-")
+    assert resp.body == b"--" + resp.content_type.split(b"boundary=")[1] + b"--\r\n"
+    assert (get(b"bytes=0-1,x").status, get(b"bytes=2-3").status) == (200, 206)  # None: whole file
+    assert asked == [(b"0123456789", b"bytes=0-1,4-5", b"text/plain; charset=utf-8"),
+                     (b"0123456789", b"bytes=0-1,x", b"text/plain; charset=utf-8")]
+    assert StaticFiles(tmp_path)(make_request("GET", "/static/a.txt", [(b"range", b"bytes=0-1,4-5")])).status == 200

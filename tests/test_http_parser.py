@@ -343,3 +343,29 @@ def test_date_header_changes_once_per_second() -> None:
     assert d.refresh() is first
     now[0] = 101.0
     assert d.refresh() != first
+
+
+def test_content_length_rule_is_pluggable_and_only_for_values_that_are_not_digits() -> None:
+    seen = []
+
+    def lenient(value: bytes) -> int:  # accepts "N, N" (RFC 9110 section 8.6 allows it)
+        seen.append(value)
+        first, _, rest = value.partition(b",")
+        if rest.strip() != first.strip():
+            raise ProtocolError("different lengths")
+        return int(first)
+
+    def events(raw: bytes) -> list:
+        p = RequestParser(content_length=lenient)
+        p.feed(raw)
+        try:
+            return [ev for ev in iter(p.next_event, NEED_DATA)]
+        except ProtocolError as exc:
+            return [("error", exc.status_code)]
+
+    got = events(b"POST / HTTP/1.1\r\n" + H + b"Content-Length: 3, 3\r\n\r\nabc")
+    assert got[0].content_length == 3 and got[1:] == [Data(b"abc"), EndOfMessage()]
+    assert events(b"POST / HTTP/1.1\r\n" + H + b"Content-Length: 3, 4\r\n\r\nabc") == [("error", 400)]
+    events(b"POST / HTTP/1.1\r\n" + H + b"Content-Length: 3\r\n\r\nabc")  # plain digits: not asked
+    assert seen == [b"3, 3", b"3, 4"]
+    assert status_of(b"POST / HTTP/1.1\r\n" + H + b"Content-Length: 3, 3\r\n\r\nabc") == 400  # default

@@ -18,6 +18,7 @@ import pytest
 
 from labsupport.http import HttpServer, Limits, Response, Router
 from labsupport.http.app import demo_app
+from labsupport.http.client import RawResponse, ResponseReader, read_response, request
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -89,61 +90,8 @@ def connect(port: int) -> socket.socket:
     return s
 
 
-def read_response(sock: socket.socket, buf: bytearray, head_only: bool = False) -> tuple[int, dict, bytes]:
-    """Read one response (Content-Length, chunked or close-delimited) from ``sock``."""
-    while b"\r\n\r\n" not in buf:
-        data = sock.recv(65536)
-        if not data:
-            raise ConnectionError(f"closed before a full head; got {bytes(buf)!r}")
-        buf += data
-    end = buf.index(b"\r\n\r\n")
-    lines = bytes(buf[:end]).split(b"\r\n")
-    del buf[: end + 4]
-    status = int(lines[0].split()[1])
-    headers = {}
-    for line in lines[1:]:
-        k, _, v = line.partition(b":")
-        headers[k.strip().lower().decode()] = v.strip().decode("latin-1")
-    if head_only or status in (100, 204, 304):
-        return status, headers, b""
-
-    def need(n):
-        while len(buf) < n:
-            data = sock.recv(65536)
-            if not data:
-                raise ConnectionError("closed in the middle of a body")
-            buf.extend(data)
-
-    if "content-length" in headers:
-        n = int(headers["content-length"])
-        need(n)
-        body = bytes(buf[:n])
-        del buf[:n]
-    elif headers.get("transfer-encoding") == "chunked":
-        body = b""
-        while True:
-            while b"\r\n" not in buf:
-                need(len(buf) + 1)
-            i = buf.index(b"\r\n")
-            size = int(bytes(buf[:i]), 16)
-            del buf[: i + 2]
-            need(size + 2)
-            body += bytes(buf[:size])
-            del buf[: size + 2]
-            if size == 0:
-                break
-    else:
-        while data := sock.recv(65536):
-            buf += data
-        body = bytes(buf)
-        buf.clear()
-    return status, headers, body
-
-
-def exchange(port: int, raw: bytes, head_only: bool = False) -> tuple[int, dict, bytes]:
-    with connect(port) as s:
-        s.sendall(raw)
-        return read_response(s, bytearray(), head_only)
+def exchange(port: int, raw: bytes, head_only: bool = False) -> RawResponse:
+    return request(port, raw, head_only)
 
 
 def is_closed(sock: socket.socket, timeout: float = 3.0) -> bool:
@@ -160,10 +108,10 @@ GET = b"GET %s HTTP/1.1\r\nHost: t\r\n\r\n"
 # -- keep-alive and pipelining ---------------------------------------------------------------------
 def test_keep_alive_serves_many_requests_on_one_connection(demo):
     with connect(demo.port) as s:
-        buf = bytearray()
+        rd = ResponseReader()
         for _ in range(3):
             s.sendall(GET % b"/hello")
-            status, headers, body = read_response(s, buf)
+            status, headers, body = read_response(s, rd)
             assert (status, body) == (200, b"Hello, World!")
             assert "date" in headers and headers["server"] == "labsupport-http"
     assert demo.call(lambda: demo.server.requests_served) == 3
@@ -172,13 +120,13 @@ def test_keep_alive_serves_many_requests_on_one_connection(demo):
 def test_http10_closes_unless_keep_alive(demo):
     with connect(demo.port) as s:
         s.sendall(b"GET /hello HTTP/1.0\r\n\r\n")
-        status, headers, _ = read_response(s, bytearray())
+        status, headers, _ = read_response(s, ResponseReader())
         assert headers["connection"] == "close" and is_closed(s)
     with connect(demo.port) as s:
         s.sendall(b"GET /hello HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
-        assert read_response(s, bytearray())[1]["connection"] == "keep-alive"
+        assert read_response(s, ResponseReader())[1]["connection"] == "keep-alive"
         s.sendall(b"GET /hello HTTP/1.0\r\n\r\n")
-        assert read_response(s, bytearray())[0] == 200
+        assert read_response(s, ResponseReader())[0] == 200
 
 
 def test_pipelined_responses_in_request_order(demo):
@@ -186,8 +134,8 @@ def test_pipelined_responses_in_request_order(demo):
     paths = [b"/hello", b"/ticks?n=2", b"/orders/7", b"/nope", b"/hello", b"/ticks?n=1", b"/orders/8"]
     with connect(demo.port) as s:
         s.sendall(b"".join(GET % p for p in paths))
-        buf = bytearray()
-        got = [read_response(s, buf) for _ in paths]
+        rd = ResponseReader()
+        got = [read_response(s, rd) for _ in paths]
     assert [g[0] for g in got] == [200, 200, 200, 404, 200, 200, 200]
     assert got[1][2] == b"tick 0\ntick 1\n" and got[5][2] == b"tick 0\n"
     assert got[2][2] == b'{"order_id": 7}' and got[6][2] == b'{"order_id": 8}'
@@ -205,26 +153,26 @@ def test_chunked_request_and_chunked_response(demo):
 def test_head_has_length_but_no_body(demo):
     with connect(demo.port) as s:
         s.sendall(b"HEAD /hello HTTP/1.1\r\nHost: t\r\n\r\n" + GET % b"/hello")
-        buf = bytearray()
-        status, headers, _ = read_response(s, buf, head_only=True)
+        rd = ResponseReader()
+        status, headers, _ = read_response(s, rd, head_only=True)
         assert headers["content-length"] == "13"
         # The next response starts right after the head: no stray body bytes in between.
-        assert read_response(s, buf)[2] == b"Hello, World!"
+        assert read_response(s, rd)[2] == b"Hello, World!"
 
 
 def test_expect_100_continue(demo):
     with connect(demo.port) as s:
         s.sendall(b"POST /echo HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n")
-        buf = bytearray()
-        assert read_response(s, buf)[0] == 100
+        rd = ResponseReader()
+        assert read_response(s, rd)[0] == 100
         s.sendall(b"body")
-        assert read_response(s, buf)[2] == b"body"
+        assert read_response(s, rd)[2] == b"body"
 
 
 def test_expect_100_continue_with_body_too_large_gets_413_not_100(www):
     with serve(demo_app(www), limits=Limits(max_body_bytes=10)) as r, connect(r.port) as s:
         s.sendall(b"POST /echo HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 11\r\n\r\n")
-        status, headers, _ = read_response(s, bytearray())
+        status, headers, _ = read_response(s, ResponseReader())
         assert status == 413 and headers["connection"] == "close" and is_closed(s)
 
 
@@ -242,7 +190,7 @@ def test_expect_100_continue_with_body_too_large_gets_413_not_100(www):
 def test_bad_requests_refused_and_connection_closed(demo, raw, status):
     with connect(demo.port) as s:
         s.sendall(raw)
-        got, headers, _ = read_response(s, bytearray())
+        got, headers, _ = read_response(s, ResponseReader())
         assert got == status and headers["connection"] == "close"
         assert is_closed(s)
 
@@ -253,7 +201,7 @@ def test_smuggled_second_request_is_never_served(demo):
            b"0\r\n\r\nGET /hello HTTP/1.1\r\nHost: t\r\n\r\n")
     with connect(demo.port) as s:
         s.sendall(raw)
-        assert read_response(s, bytearray())[0] == 400
+        assert read_response(s, ResponseReader())[0] == 400
         assert is_closed(s)
     assert demo.call(lambda: demo.server.requests_served) == 0
 
@@ -261,12 +209,12 @@ def test_smuggled_second_request_is_never_served(demo):
 # -- middleware -------------------------------------------------------------------------------------
 def test_handler_error_is_500_and_connection_survives(demo):
     with connect(demo.port) as s:
-        buf = bytearray()
+        rd = ResponseReader()
         s.sendall(GET % b"/boom")
-        status, headers, _ = read_response(s, buf)
+        status, headers, _ = read_response(s, rd)
         assert status == 500 and "connection" not in headers
         s.sendall(GET % b"/hello")
-        assert read_response(s, buf)[0] == 200
+        assert read_response(s, rd)[0] == 200
 
 
 def test_gzip_when_accepted(demo):
@@ -317,14 +265,14 @@ def test_static_single_range(demo, rng, status, content_range, body):
 def test_large_file_and_its_ranges(www, use_uvloop):
     data = (www / "big.bin").read_bytes()
     with serve(demo_app(www), use_uvloop=use_uvloop) as r, connect(r.port) as s:
-        buf = bytearray()
+        rd = ResponseReader()
         s.sendall(GET % b"/static/big.bin")
-        assert read_response(s, buf)[2] == data
+        assert read_response(s, rd)[2] == data
         s.sendall(b"GET /static/big.bin HTTP/1.1\r\nHost: t\r\nRange: bytes=100000-\r\n\r\n")
-        status, headers, body = read_response(s, buf)
+        status, headers, body = read_response(s, rd)
         assert status == 206 and body == data[100000:]
         s.sendall(GET % b"/hello")  # the connection is still usable after sendfile
-        assert read_response(s, buf)[2] == b"Hello, World!"
+        assert read_response(s, rd)[2] == b"Hello, World!"
 
 
 @pytest.mark.parametrize("path", [
@@ -356,7 +304,7 @@ def test_slowloris_gets_408_after_header_timeout(www):
                 s.sendall(b"X")
             except (BrokenPipeError, ConnectionResetError):
                 break  # a very slow machine overslept past the deadline: the server closed
-        status, headers, _ = read_response(s, bytearray())
+        status, headers, _ = read_response(s, ResponseReader())
         assert status == 408 and is_closed(s)
         assert time.monotonic() - t0 < 2.0
 
@@ -364,7 +312,7 @@ def test_slowloris_gets_408_after_header_timeout(www):
 def test_idle_keep_alive_connection_is_closed(www):
     with serve(demo_app(www), keepalive_timeout=0.3, tick_s=0.05) as r, connect(r.port) as s:
         s.sendall(GET % b"/hello")
-        read_response(s, bytearray())
+        read_response(s, ResponseReader())
         assert is_closed(s, timeout=2.0)
 
 
@@ -380,7 +328,40 @@ def test_timeouts_follow_the_injected_clock(www):
             s.recv(1)
         r.call(r.server.sweep, 1011.0)
         s.settimeout(3)
-        assert read_response(s, bytearray())[0] == 408
+        assert read_response(s, ResponseReader())[0] == 408
+
+
+def test_header_timeout_counts_from_the_arrival_not_from_the_last_tick(www):
+    # The tick swept at 1000.0; half a request line arrives at 1000.49. With header_timeout=1
+    # the 408 is due at 1001.49: the sweep at 1001.0 must not fire it (a deadline computed from
+    # the time of the last tick would), the one at 1001.5 must.
+    now = [1000.0]
+    with serve(demo_app(www), clock=lambda: now[0], tick_s=3600, header_timeout=1) as r, \
+            connect(r.port) as s:
+        r.call(r.server.sweep, 1000.0)
+        now[0] = 1000.49
+        s.sendall(b"GET /hel")
+        deadline = time.monotonic() + 5
+        while r.call(lambda: [p.conn.phase for p in r.server.connections]) != ["head"]:
+            assert time.monotonic() < deadline, "the server never saw the bytes"
+            time.sleep(0.01)
+        r.call(r.server.sweep, 1001.0)
+        s.settimeout(0.3)
+        with pytest.raises(socket.timeout):
+            s.recv(1)
+        r.call(r.server.sweep, 1001.5)
+        s.settimeout(3)
+        assert read_response(s, ResponseReader())[0] == 408
+
+
+def test_408_does_not_come_before_the_header_timeout(www):
+    # Real clock, the default half-second tick: the 408 may be up to a tick late, never early.
+    with serve(demo_app(www), header_timeout=1.0, tick_s=0.5) as r, connect(r.port) as s:
+        t0 = time.monotonic()
+        s.sendall(b"GET /hello HT")
+        status = read_response(s, ResponseReader())[0]
+        elapsed = time.monotonic() - t0
+    assert status == 408 and 1.0 <= elapsed < 5.0, elapsed
 
 
 # -- concurrency, backpressure, shutdown ------------------------------------------------------------
@@ -406,12 +387,12 @@ def test_reading_pauses_when_the_client_does_not_read(www):
     with serve(demo_app(www)) as r, connect(r.port) as s:
         s.sendall((GET % b"/static/big.bin") * 30)
         time.sleep(0.5)
-        conns = r.call(lambda: list(r.server.connections))
+        conns = r.call(lambda: [p.conn for p in r.server.connections])
         assert len(conns) == 1 and conns[0].requests_served < 30
         assert conns[0].write_paused or conns[0].busy
-        buf = bytearray()
+        rd = ResponseReader()
         for _ in range(30):
-            assert len(read_response(s, buf)[2]) == 700_000
+            assert len(read_response(s, rd)[2]) == 700_000
 
 
 def test_graceful_shutdown_finishes_in_flight_request():
@@ -424,7 +405,7 @@ def test_graceful_shutdown_finishes_in_flight_request():
         s.sendall(GET % b"/slow")
         time.sleep(0.1)
         fut = asyncio.run_coroutine_threadsafe(r.server.shutdown(grace_s=5), r.loop)
-        status, headers, body = read_response(s, bytearray())
+        status, headers, body = read_response(s, ResponseReader())
         assert (status, body, headers["connection"]) == (200, b"done", "close")
         fut.result(5)
         with pytest.raises(OSError):
@@ -447,24 +428,51 @@ def test_cli_serves_hello_echo_and_static(www):
         assert exchange(port, b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 101\r\n\r\n")[0] == 413
 
 
-def test_cli_bad_root_is_one_line_and_exit_2(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "labsupport.http", "--root", str(tmp_path / "nope")],
-                         capture_output=True, text=True, timeout=30)
-    assert out.returncode == 2 and out.stderr.count("\n") == 1 and "not a directory" in out.stderr
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "labsupport.http", *args], capture_output=True,
+                          text=True, timeout=30)
+
+
+def test_cli_bad_input_is_one_line_and_exit_2(tmp_path):
+    (tmp_path / "file.txt").write_text("x")
+    cases = [
+        (["--root", str(tmp_path / "nope")], f"{tmp_path / 'nope'}: no such directory (--root)"),
+        (["--root", str(tmp_path / "file.txt")], f"{tmp_path / 'file.txt'}: not a directory (--root)"),
+        (["--port", "70000"], "argument --port: port 70000 is not in 0-65535"),
+        (["--header-timeout", "soon"], "argument --header-timeout: not a number of seconds: 'soon'"),
+        (["--app", "no_such_module_anywhere:app"], "no module named 'no_such_module_anywhere'"),
+        (["--app", "labsupport.http.app:nothing"], "'labsupport.http.app' has no attribute 'nothing'"),
+        (["--app", "labsupport.http.app"], "--app wants MODULE:ATTR"),
+        (["--bogus"], "unrecognized arguments: --bogus"),
+    ]
+    for args, message in cases:
+        out = _cli(*args)
+        assert out.returncode == 2, (args, out.stderr)
+        assert out.stderr.count("\n") == 1, (args, out.stderr)
+        assert out.stderr.startswith("python -m labsupport.http: error: ") and message in out.stderr, out.stderr
+
+
+def test_cli_port_in_use_is_one_line_and_exit_2():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        out = _cli("--port", str(taken.getsockname()[1]), "--no-uvloop")
+    assert out.returncode == 2 and out.stderr.count("\n") == 1
+    assert "address already in use" in out.stderr.lower(), out.stderr
 
 
 def test_streaming_to_http10_client_is_close_delimited(demo):
     with connect(demo.port) as s:
         s.sendall(b"GET /ticks?n=2 HTTP/1.0\r\n\r\n")
-        status, headers, body = read_response(s, bytearray())
+        status, headers, body = read_response(s, ResponseReader())
     assert status == 200 and "transfer-encoding" not in headers and "content-length" not in headers
     assert body == b"tick 0\ntick 1\n"
 
 
 def test_head_of_a_streamed_response_sends_no_chunks(demo):
     with connect(demo.port) as s:
-        buf = bytearray()
+        rd = ResponseReader()
         s.sendall(b"HEAD /ticks?n=3 HTTP/1.1\r\nHost: t\r\n\r\n" + GET % b"/hello")
-        status, headers, _ = read_response(s, buf, head_only=True)
+        status, headers, _ = read_response(s, rd, head_only=True)
         assert status == 200 and headers["transfer-encoding"] == "chunked"
-        assert read_response(s, buf)[2] == b"Hello, World!"
+        assert read_response(s, rd)[2] == b"Hello, World!"

@@ -19,7 +19,6 @@ Run it under the shared CPU lock: ``flock /tmp/lab-cpu.lock python -m labsupport
 
 from __future__ import annotations
 
-import argparse
 import os
 import re
 import shutil
@@ -29,6 +28,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from labsupport import cli
 from labsupport.measure import (
     BackgroundProcess,
     BenchReport,
@@ -160,6 +160,16 @@ def compare(workloads: list[str], tools: list[str], *, repeats: int, duration_s:
     if "wrk" in tools and shutil.which("wrk") is None:
         tools = [t for t in tools if t != "wrk"]
         notes.append("wrk: skipped, not on the PATH")
+    measured = []  # start only the servers some (workload, tool) of this run will measure
+    for s in chosen:
+        if not any(w in s.workloads for w in workloads):
+            continue
+        if not s.keeps_alive and "wrk" not in tools:
+            notes.append(f"{s.name}: skipped, it closes the connection after every response and "
+                         "only wrk reconnects (wrk is not in this run)")
+            continue
+        measured.append(s)
+    chosen = measured
     root = make_root()
     samples: dict[tuple[str, str, str], list[dict]] = {}
     procs: dict[str, BackgroundProcess] = {}
@@ -168,7 +178,10 @@ def compare(workloads: list[str], tools: list[str], *, repeats: int, duration_s:
             port = free_port()
             env = {"LAB_HTTP_ROOT": root, **dict(s.env)}
             procs[s.name] = BackgroundProcess(s.argv(port, root), port=port, cpu=SERVER_CPU, env=env,
-                                              name="bench-" + s.name.replace(" ", "-")).start()
+                                              name="bench-" + s.name.replace(" ", "-")
+                                              ).start(wait_ready=False)
+        for proc in procs.values():  # started together: the imports overlap
+            proc.wait_ready()
         for rep in range(repeats):
             for workload in workloads:
                 for tool in tools:
@@ -220,8 +233,9 @@ def compare(workloads: list[str], tools: list[str], *, repeats: int, duration_s:
     return report, notes
 
 
-def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m labsupport.http.bench", description=__doc__.split("\n")[0])
+@cli.entry("python -m labsupport.http.bench")
+def main(argv: list[str] | None = None) -> int:
+    p = cli.ArgumentParser(prog="python -m labsupport.http.bench", description=__doc__.split("\n")[0])
     p.add_argument("--workload", nargs="+", default=["hello", "static"], choices=["hello", "static"])
     p.add_argument("--tool", nargs="+", default=["wrk", "closed", "open"], choices=["wrk", "closed", "open"])
     p.add_argument("--server", nargs="+", default=None, choices=[s.name for s in SERVERS])
@@ -238,7 +252,8 @@ def main(argv: list[str] | None = None) -> None:
         print(n)
     report.print()
     print("written:", os.path.relpath(report.write(args.out)))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -76,3 +76,7 @@ class ExpectationFailed(ProtocolError):
 
 class LocalProtocolError(HttpError):
     """The application asked the serializer for something HTTP forbids (our bug)."""
+
+
+class AppLoadError(HttpError):
+    """The command line's ``--app MODULE:ATTR`` names a module or attribute that does not exist."""

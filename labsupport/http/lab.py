@@ -9,10 +9,17 @@ from __future__ import annotations
 
 import socket
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from typing import Any
 
+from .connection import CloseConnection, HttpConnection
 from .errors import ProtocolError
 from .parser import NEED_DATA, Data, RequestParser
+from .response import DateHeader, Response
+from .routing import HttpRequest
+
+#: A Date line that never changes, so that the bytes a notebook cell prints are exact.
+FIXED_DATE = DateHeader(clock=lambda: 1_700_000_000)
 
 
 def parse_pieces(pieces: list[bytes]) -> list:
@@ -40,26 +47,42 @@ def refusal(raw: bytes) -> tuple[int, str] | None:
     return None
 
 
-@dataclass
-class RawResponse:
-    status: int
-    headers: dict[str, str]
-    body: bytes
+def run_now(awaitable: Any) -> Any:
+    """The value of a coroutine that never waits on I/O, without an event loop (a notebook
+    kernel already runs one, so ``asyncio.run`` is not available there)."""
+    steps = awaitable.__await__()
+    try:
+        steps.send(None)
+    except StopIteration as done:
+        return done.value
+    steps.close()
+    raise RuntimeError("the handler waited on I/O: serve it with HttpServer instead")
 
 
-def split_responses(data: bytes) -> list[RawResponse]:
-    """Cut a byte stream of Content-Length responses (what pipelining returns) into responses."""
+def serve_bytes(app: Callable[[HttpRequest], Any], data: bytes, *,
+                encode: Callable[..., bytes] = Response.encode,
+                date: DateHeader = FIXED_DATE) -> bytes:
+    """Answer the requests in ``data`` with ``app`` through a sans-IO ``HttpConnection``: the
+    bytes a server would send back, with no socket and no event loop."""
+    conn = HttpConnection(date=date, encode=encode)
+    conn.receive_data(data, 0.0)
     out = []
-    while data:
-        end = data.find(b"\r\n\r\n")
-        if end < 0:
-            break
-        lines = data[:end].decode("latin-1").split("\r\n")
-        headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
-        n = int(headers.get("content-length", "0"))
-        out.append(RawResponse(int(lines[0].split()[1]), headers, data[end + 4 : end + 4 + n]))
-        data = data[end + 4 + n :]
-    return out
+    while True:
+        event = conn.next_event(0.0)
+        if type(event) is HttpRequest:
+            result = app(event)
+            if type(result) is not Response:
+                result = run_now(result)
+                if not isinstance(result, Response):
+                    raise TypeError(f"serve_bytes answers with a Response only, not a "
+                                    f"{type(result).__name__}: serve that with HttpServer")
+            out.append(conn.respond(result, 0.0))
+        elif type(event) is bytes:
+            out.append(event)
+        else:
+            if type(event) is CloseConnection:
+                out.append(event.data)
+            return b"".join(out)
 
 
 def exchange(port: int, raw: bytes | list[bytes], *, pause_s: float = 0.0,

@@ -11,10 +11,11 @@ coroutine per connection) costs over a bare ``data_received`` callback.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import sys
+
+from .. import cli
 
 REPLY = (b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 13\r\n\r\n"
          b"Hello, World!")
@@ -57,8 +58,9 @@ async def serve(kind: str, host: str, port: int) -> None:
         await server.serve_forever()
 
 
+@cli.entry("python -m labsupport.http.minimal")
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m labsupport.http.minimal")
+    p = cli.ArgumentParser(prog="python -m labsupport.http.minimal")
     p.add_argument("kind", choices=["protocol", "streams"])
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, required=True)

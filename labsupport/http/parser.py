@@ -31,7 +31,9 @@ control byte, space, ``#`` or non-ASCII, or not origin/absolute/asterisk form [4
 over the limit [414]; bare CR or LF, NUL or other control bytes in the head [400];
 obsolete line folding [400]; whitespace between field name and colon [400]; field name not
 a token [400]; head over the byte or field-count limit [431]; HTTP/1.1 without exactly one
-Host [400]; Content-Length not all digits or repeated with different values [400];
+Host [400]; Content-Length not all digits [400] (``content_length=`` replaces this rule, e.g.
+to accept the list ``5, 5`` that RFC 9110 section 8.6 allows) or repeated with different
+values [400];
 Transfer-Encoding together with Content-Length, in HTTP/1.0, or not ending in chunked [400],
 a coding other than chunked [501]; declared length over ``max_body_bytes`` [413, before
 any body byte is read]; chunk size not hex, chunk data not followed by CRLF [400];
@@ -39,6 +41,8 @@ an ``Expect`` other than 100-continue [417].
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from .errors import (
     BadRequest,
@@ -82,6 +86,7 @@ __all__ = [
     "Limits",
     "Request",
     "RequestParser",
+    "strict_content_length",
 ]
 
 _new_tuple = tuple.__new__
@@ -93,14 +98,23 @@ _CLOSED = ConnectionClosed()
 _S_HEAD, _S_LENGTH, _S_CHUNK_SIZE, _S_CHUNK_DATA, _S_CHUNK_CRLF, _S_TRAILER, _S_ERROR = range(7)
 
 
+def strict_content_length(value: bytes) -> int:
+    """The default rule for a Content-Length that is not plain digits: refuse it (400)."""
+    raise BadRequest(f"invalid Content-Length {value[:40]!r}")
+
+
 class RequestParser:
     """Feed bytes, pull events. See the module docstring for the states and rules."""
 
-    __slots__ = ("limits", "_buf", "_pos", "_state", "_remaining", "_body_total", "_error",
-                 "_eof")
+    __slots__ = ("limits", "content_length", "_buf", "_pos", "_state", "_remaining",
+                 "_body_total", "_error", "_eof")
 
-    def __init__(self, limits: Limits | None = None) -> None:
+    def __init__(self, limits: Limits | None = None, *,
+                 content_length: Callable[[bytes], int] | None = None) -> None:
         self.limits = limits or Limits()
+        # Called for a Content-Length value that is not plain digits; returns the length or
+        # raises a ProtocolError. The default refuses every such value.
+        self.content_length = content_length or strict_content_length
         self._buf = b""
         self._pos = 0
         self._state = _S_HEAD
@@ -143,8 +157,15 @@ class RequestParser:
         state = self._state
         try:
             if state == _S_HEAD:
+                # The two answers of every keep-alive request, decided here without a call:
+                # an empty buffer between requests, and below the end of a body-less request.
+                if self._pos == len(self._buf) and not self._eof:
+                    return NEED_DATA
                 return self._read_head()
             if state == _S_LENGTH:
+                if self._remaining == 0:
+                    self._state = _S_HEAD
+                    return _END
                 return self._read_length_body()
             if state == _S_ERROR:
                 raise self._error  # type: ignore[misc]
@@ -263,11 +284,12 @@ class RequestParser:
             if special == _HOST:
                 host_count += 1
             elif special == _CL:
-                if not value.isdigit():
-                    raise BadRequest(f"invalid Content-Length {value[:40]!r}")
-                if len(value) > 18:
-                    raise ContentTooLarge(f"Content-Length {value[:40].decode()} is over the limit")
-                n = int(value)
+                if value.isdigit():
+                    if len(value) > 18:
+                        raise ContentTooLarge(f"Content-Length {value[:40].decode()} is over the limit")
+                    n = int(value)
+                else:  # not plain digits: the pluggable rule (strict by default)
+                    n = self.content_length(value)
                 if length is not None and n != length:
                     raise BadRequest("conflicting Content-Length values")
                 length = n

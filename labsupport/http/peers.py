@@ -8,9 +8,11 @@ here: it serves ``labsupport.http.app:asgi_hello`` and ``labsupport.http.fastapi
 
 from __future__ import annotations
 
-import argparse
+import importlib.util
 import logging
 import sys
+
+from .. import cli
 
 
 def run_flask(host: str, port: int, root: str) -> None:
@@ -52,18 +54,17 @@ def run_aiohttp(host: str, port: int, root: str) -> None:
     web.run_app(app, host=host, port=port, access_log=None, print=None)
 
 
+@cli.entry("python -m labsupport.http.peers")
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m labsupport.http.peers")
+    p = cli.ArgumentParser(prog="python -m labsupport.http.peers")
     p.add_argument("peer", choices=["flask", "aiohttp"])
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--root", required=True)
     args = p.parse_args(argv)
-    try:
-        (run_flask if args.peer == "flask" else run_aiohttp)(args.host, args.port, args.root)
-    except ImportError as exc:
-        print(f"error: {args.peer} is not installed ({exc})", file=sys.stderr)
-        return 2
+    if importlib.util.find_spec(args.peer) is None:
+        raise cli.InputError(f"{args.peer} is not installed (the peers extra)")
+    (run_flask if args.peer == "flask" else run_aiohttp)(args.host, args.port, args.root)
     return 0
 
 

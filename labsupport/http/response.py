@@ -189,7 +189,9 @@ class Response:
         """The whole response as one bytes object (the server's hot path)."""
         status = self.status
         if self.headers or status < 200 or status in (204, 304) or not keep_alive or http10_keep_alive:
-            fields = [(b"content-type", self.content_type), *self.headers] if self.body else self.headers
+            # A body-less status carries no Content-Type; every other response does (as below).
+            fields = (self.headers if status < 200 or status in (204, 304)
+                      else [(b"content-type", self.content_type), *self.headers])
             return serialize_response(status, fields, self.body, keep_alive=keep_alive,
                                       head_only=head_only, date_line=date_line,
                                       http10_keep_alive=http10_keep_alive)

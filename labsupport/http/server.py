@@ -1,4 +1,4 @@
-"""The asyncio shell around the sans-IO parser: one ``asyncio.Protocol`` per connection.
+"""The asyncio shell around the sans-IO connection: one ``asyncio.Protocol`` per connection.
 
 Mirrors uvicorn's ``httptools_impl.py``: callbacks (``data_received``) rather than the
 streams API, because a Protocol costs no coroutine switch, no StreamReader buffer copy and
@@ -6,20 +6,21 @@ no Task per connection; uvloop is used when installed.
 
 Theory of operation
 -------------------
-* ``data_received`` feeds the parser and pulls events while the connection is not busy.
-  A request whose handler returns a ``Response`` directly (a plain function) is answered
-  inside the same callback: one ``transport.write`` per response, no Task created.
-  A coroutine handler, a streamed body or a file gets a Task, and the connection is *busy*
-  until it finishes; pipelined requests wait in the parser's buffer meanwhile, which is
-  what keeps responses in request order (RFC 9112 section 9.3.2).
-* Backpressure both ways: when the transport's write buffer is over its high-water mark
-  (``pause_writing``) no further request is processed and reading stops; when a busy
-  connection has more than ``PIPELINE_BUFFER_BYTES`` queued, reading stops too.
-* Timeouts use deadlines, not a timer per request: each connection keeps a ``deadline``
-  for its current phase (waiting for a head, for a body, idle between requests) and one
-  housekeeping tick per server (every ``tick_s``) closes what is overdue and refreshes the
-  cached ``Date`` line. The clock is injected (``clock=``) and ``sweep(now)`` can be called
-  by a test with any time it likes.
+Every rule of the connection (pipelining order, keep-alive, backpressure, timeouts) is
+decided by ``HttpConnection`` (``connection.py``), which is tested without sockets. This
+shell does the I/O those decisions call for:
+
+* ``data_received`` reads the clock once, feeds the connection and does what
+  ``next_event`` says until it says ``NEED_DATA`` or ``PAUSED``. A handler that returns a
+  ``Response`` directly (a plain function) is answered inside the same callback: one
+  ``transport.write`` per response, no Task created. A coroutine handler, a streamed body
+  or a file gets a Task; the connection hands out no other request meanwhile.
+* Backpressure: ``pause_writing``/``resume_writing`` are passed on to the connection, and
+  reading is paused and resumed when it answers ``PAUSED``/``NEED_DATA``.
+* Timeouts: one housekeeping tick per server (every ``tick_s``) reads the clock, refreshes
+  the cached ``Date`` line and asks each connection whether its deadline has passed. The
+  clock is injected (``clock=``, ``time.monotonic`` by default) and ``sweep(now)`` can be
+  called by a test with any time it likes.
 * Graceful shutdown stops listening, closes idle connections, lets busy ones finish their
   response (sent with ``Connection: close``), and aborts what is left after a grace period.
 """
@@ -29,23 +30,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import os
 import signal
 import time
 from collections.abc import Callable
 from typing import Any
 
-from .errors import ProtocolError
-from .parser import NEED_DATA, ConnectionClosed, Data, EndOfMessage, Limits, Request, RequestParser
+from .connection import NEED_DATA, PAUSED, CloseConnection, HttpConnection
+from .parser import Limits, Request
 from .response import (
-    CONTINUE_100,
     LAST_CHUNK,
     DateHeader,
     Response,
     StreamingResponse,
     encode_chunk,
-    error_response,
     serialize_chunked_head,
     serialize_response,
 )
@@ -54,11 +52,6 @@ from .routing import HttpRequest
 __all__ = ["HttpServer", "install_uvloop", "run"]
 
 log = logging.getLogger("labsupport.http")
-
-PIPELINE_BUFFER_BYTES = 256 * 1024
-_IDLE, _HEAD, _BODY, _HANDLING = range(4)
-_PHASE_NAMES = ("idle", "head", "body", "handling")
-
 
 def install_uvloop() -> bool:
     """Use uvloop's event loop policy when it is installed; True if it was."""
@@ -76,37 +69,37 @@ def _internal_error(request: HttpRequest, exc: BaseException) -> Response:
 
 
 class HttpProtocol(asyncio.Protocol):
-    """One client connection. Created by the event loop through ``HttpServer``."""
+    """One client connection: moves bytes between a transport and its ``HttpConnection``."""
 
     def __init__(self, server: HttpServer) -> None:
         self.server = server
         self.app = server.app
-        self.parser = RequestParser(server.limits)
+        self.clock = server.clock
+        self.conn = HttpConnection(server.limits, now=server.clock(),
+                                   header_timeout=server.header_timeout,
+                                   body_timeout=server.body_timeout,
+                                   keepalive_timeout=server.keepalive_timeout, date=server.date)
+        self.conn.shutting_down = server.shutting_down
         self.transport: asyncio.Transport | None = None
         self.peer: Any = None
         self.sockname: Any = None
-        self.phase = _IDLE
-        self.deadline = math.inf
-        self.busy = False
-        self.closing = False
-        self.write_paused = False
         self.read_paused = False
         self._drain_waiter: asyncio.Future[None] | None = None
         self.disconnect_waiters: list[asyncio.Future[None]] = []
-        self._head: Request | None = None
-        self._body: list[bytes] = []
-        self.requests_served = 0
+
+    @property
+    def closing(self) -> bool:
+        return self.conn.closing
 
     # -- asyncio callbacks ------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
-        self.peer = transport.get_extra_info("peername")
+        self.peer = self.conn.peer = transport.get_extra_info("peername")
         self.sockname = transport.get_extra_info("sockname")
         self.server.connections.add(self)
-        self.deadline = self.server.now + self.server.keepalive_timeout
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.closing = True
+        self.conn.connection_lost()
         self.server.connections.discard(self)
         if self._drain_waiter is not None and not self._drain_waiter.done():
             self._drain_waiter.set_exception(ConnectionResetError("client went away"))
@@ -119,127 +112,82 @@ class HttpProtocol(asyncio.Protocol):
                 fut.set_result(None)
 
     def data_received(self, data: bytes) -> None:
-        self.parser.feed(data)
-        if self.phase == _IDLE:
-            self.phase = _HEAD
-            self.deadline = self.server.now + self.server.header_timeout
-        if not self.busy and not self.write_paused:
-            self._process()
-        elif self.parser.buffered > PIPELINE_BUFFER_BYTES and not self.read_paused:
-            self.read_paused = True
-            self.transport.pause_reading()
+        now = self.clock()  # one clock read per callback: deadlines are never early
+        self.conn.receive_data(data, now)
+        self._process(now)
 
     def eof_received(self) -> bool:
-        self.parser.feed_eof()
-        if not self.busy:
-            self._process()
+        self.conn.receive_eof()
+        self._process(self.clock())
         return True  # keep our sending side open until the last response is out
 
     def pause_writing(self) -> None:
-        self.write_paused = True
+        self.conn.writing_paused()
 
     def resume_writing(self) -> None:
-        self.write_paused = False
+        self.conn.writing_resumed()
         waiter, self._drain_waiter = self._drain_waiter, None
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
-        if not self.busy and not self.closing:
-            self._process()
+        self._process(self.clock())
 
     async def drain(self) -> None:
         """Wait until the write buffer is below its low-water mark."""
-        if self.write_paused and not self.closing:
+        if self.conn.write_paused and not self.conn.closing:
             self._drain_waiter = asyncio.get_running_loop().create_future()
             await self._drain_waiter
 
     # -- request processing -----------------------------------------------------------------
-    def _process(self) -> None:
-        parser = self.parser
-        while not self.busy and not self.closing:
-            if self.write_paused:
-                # The client is not reading its responses: stop making more of them.
-                if not self.read_paused:
-                    self.read_paused = True
-                    self.transport.pause_reading()
-                return
-            try:
-                event = parser.next_event()
-            except ProtocolError as exc:
-                self._refuse(exc.status_code, str(exc))
-                return
-            if event is NEED_DATA:
+    def _process(self, now: float) -> None:
+        """Do what the connection asks until it needs bytes, is busy, or closes."""
+        conn = self.conn
+        while True:
+            event = conn.next_event(now)
+            kind = type(event)
+            if kind is HttpRequest:
+                # The handler runs here; a plain Response is written inside this callback.
+                try:
+                    result = self.app(event)
+                except Exception as exc:  # a bug in the handler is a 500, not a dead connection
+                    result = self.server.on_error(event, exc)
+                if type(result) is Response:
+                    self.transport.write(conn.respond(result, now))
+                    self._finished()
+                else:
+                    asyncio.get_running_loop().create_task(self._finish_async(event, result))
+                if conn.closing:
+                    return
+            elif event is NEED_DATA:
                 if self.read_paused:
                     self.read_paused = False
                     self.transport.resume_reading()
                 return
-            kind = type(event)
-            if kind is Request:
-                self._head = event
-                if event.content_length == 0:
-                    continue  # EndOfMessage is next, no body phase
-                self._body = []
-                self.phase = _BODY
-                self.deadline = self.server.now + self.server.body_timeout
-                if event.expect_continue and not parser.buffered:
-                    self.transport.write(CONTINUE_100)
-            elif kind is Data:
-                self._body.append(event.data)
-                self.deadline = self.server.now + self.server.body_timeout
-            elif kind is EndOfMessage:
-                self._dispatch()
-            elif kind is ConnectionClosed:
-                self.closing = True
-                self.transport.close()
+            elif event is PAUSED:
+                if not self.read_paused and not conn.closing:
+                    self.read_paused = True
+                    self.transport.pause_reading()
+                return
+            elif kind is bytes:
+                self.transport.write(event)  # 100 Continue
+            else:
+                self._close(event)
                 return
 
-    def _dispatch(self) -> None:
-        head = self._head
-        if head.content_length == 0:
-            request = HttpRequest(head, b"", self.peer)
-        else:
-            request = HttpRequest(head, b"".join(self._body), self.peer)
-            self._body = []
-        self.phase = _HANDLING
-        self.deadline = math.inf
-        try:
-            result = self.app(request)
-        except Exception as exc:  # a bug in the handler is a 500, not a dead connection
-            result = self.server.on_error(request, exc)
-        if type(result) is Response:
-            self._write_response(head, result)
-        else:
-            self.busy = True
-            asyncio.get_running_loop().create_task(self._finish_async(request, result))
-
-    def _keep_alive(self, head: Request) -> bool:
-        return head.keep_alive and not self.server.shutting_down
-
-    def _write_response(self, head: Request, response: Response) -> None:
-        keep = head.keep_alive and not self.server.shutting_down
-        self.transport.write(response.encode(
-            keep, head.method == "HEAD", self.server.date.line,
-            keep and head.http_version == "1.0"))
-        self._finished(keep)
-
-    def _finished(self, keep: bool) -> None:
-        self.requests_served += 1
+    def _finished(self) -> None:
         self.server.requests_served += 1
         if self.disconnect_waiters:
             self._wake_disconnect_waiters()
         if self.server.on_response is not None:
             self.server.on_response(self)
-        if not keep:
-            self.closing = True
+        if self.conn.closing:
             self.transport.close()
-            return
-        if self.parser.buffered:
-            self.phase = _HEAD
-            self.deadline = self.server.now + self.server.header_timeout
-        else:
-            self.phase = _IDLE
-            self.deadline = self.server.now + self.server.keepalive_timeout
+
+    def _response_done(self, keep: bool) -> None:
+        self.conn.response_finished(keep, self.clock())
+        self._finished()
 
     async def _finish_async(self, request: HttpRequest, result: Any) -> None:
+        conn = self.conn
         head = request.head
         try:
             try:
@@ -247,94 +195,85 @@ class HttpProtocol(asyncio.Protocol):
                     result = await result
             except Exception as exc:
                 result = self.server.on_error(request, exc)
-            if self.closing:
+            if conn.closing:
                 return
             if type(result) is Response:
-                self.busy = False
-                self._write_response(head, result)
+                self.transport.write(conn.respond(result, self.clock()))
+                self._finished()
             elif isinstance(result, StreamingResponse):
                 await self._send_stream(head, result)
             elif hasattr(result, "send"):  # a FileResponse or any object that sends itself
-                keep = self._keep_alive(head)
+                keep = conn.keep_alive
                 await result.send(self, head, keep)
-                keep = getattr(result, "keep", keep)  # an ASGI stream to HTTP/1.0 ends by closing
-                self.busy = False
-                self._finished(keep)
+                self._response_done(getattr(result, "keep", keep))  # ASGI to HTTP/1.0 closes
             else:
                 raise TypeError(f"handler returned {type(result).__name__}, not a response")
         except (ConnectionError, asyncio.CancelledError):
-            self.closing = True
+            conn.connection_lost()
             if self.transport is not None:
                 self.transport.abort()
             return
         except Exception as exc:
             log.error("response failed for %r", request, exc_info=exc)
-            self.closing = True
+            conn.connection_lost()
             self.transport.abort()
             return
-        finally:
-            self.busy = False
-        if not self.closing:
-            self._process()
+        if not conn.closing:
+            self._process(self.clock())
 
     async def _send_stream(self, head: Request, resp: StreamingResponse) -> None:
         date = self.server.date.line
         fields = [(b"content-type", resp.content_type), *resp.headers]
+        write = self.transport.write
         if head.http_version == "1.0":
             # No chunked coding in HTTP/1.0: the end of the body is the end of the connection.
-            self.transport.write(serialize_response(resp.status, fields, keep_alive=False,
-                                                    date_line=date, add_length=False))
+            write(serialize_response(resp.status, fields, keep_alive=False, date_line=date,
+                                     add_length=False))
             chunked, keep = False, False
         else:
-            keep = self._keep_alive(head)
-            self.transport.write(serialize_chunked_head(resp.status, fields, keep_alive=keep, date_line=date))
+            keep = self.conn.keep_alive
+            write(serialize_chunked_head(resp.status, fields, keep_alive=keep, date_line=date))
             chunked = True
         if head.method != "HEAD":
             chunks = resp.chunks
             if hasattr(chunks, "__aiter__"):
                 async for piece in chunks:
-                    self.transport.write(encode_chunk(piece) if chunked else piece)
+                    write(encode_chunk(piece) if chunked else piece)
                     await self.drain()
             else:
                 for piece in chunks:
-                    self.transport.write(encode_chunk(piece) if chunked else piece)
+                    write(encode_chunk(piece) if chunked else piece)
                     await self.drain()
             if chunked:
-                self.transport.write(LAST_CHUNK)
-        self.busy = False
-        self._finished(keep)
+                write(LAST_CHUNK)
+        self._response_done(keep)
 
-    def _refuse(self, status: int, message: str) -> None:
-        """Answer a protocol error and close: the framing of what follows cannot be trusted."""
-        self.server.refused += 1
-        log.info("refused %s from %s: %s", status, self.peer, message)
-        self.closing = True
-        self.transport.write(error_response(status, message, self.server.date.line))
+    def _close(self, event: CloseConnection) -> None:
+        if event.status:
+            self.server.refused += 1
+            log.info("refused %s from %s: %s", event.status, self.peer, event.reason)
+        if event.data:
+            self.transport.write(event.data)
         self.transport.close()
 
     def check_deadline(self, now: float) -> None:
-        if now < self.deadline or self.closing:
-            return
-        if self.phase == _IDLE or (self.phase == _HEAD and not self.parser.buffered):
-            self.closing = True
-            self.transport.close()  # idle keep-alive connection: close quietly
-        elif self.phase in (_HEAD, _BODY):
-            what = "request head" if self.phase == _HEAD else "request body"
-            limit = self.server.header_timeout if self.phase == _HEAD else self.server.body_timeout
-            self._refuse(408, f"{what} not received within {limit:g} s")
+        """Close the connection if its phase's deadline has passed (the housekeeping tick)."""
+        event = self.conn.check_timeout(now)
+        if event is not None:
+            self._close(event)
 
 
 class HttpServer:
     """Serve ``app`` (a handler: ``HttpRequest -> Response | awaitable``) over HTTP/1.1.
 
-    ``clock`` returns monotonic seconds (the event loop's clock by default);
-    ``date_clock`` returns wall-clock seconds for the Date field.
+    ``clock`` returns monotonic seconds (``time.monotonic`` by default); every deadline is
+    computed from a fresh reading of it. ``date_clock`` returns wall-clock seconds for Date.
     """
 
     def __init__(self, app: Callable[[HttpRequest], Any], *, limits: Limits | None = None,
                  header_timeout: float = 10.0, body_timeout: float = 30.0,
                  keepalive_timeout: float = 5.0, tick_s: float = 0.5,
-                 clock: Callable[[], float] | None = None,
+                 clock: Callable[[], float] = time.monotonic,
                  date_clock: Callable[[], float] = time.time,
                  on_error: Callable[[HttpRequest, BaseException], Response] = _internal_error) -> None:
         self.app = app
@@ -351,7 +290,6 @@ class HttpServer:
         self.shutting_down = False
         self.requests_served = 0
         self.refused = 0
-        self.now = 0.0
         self._server: asyncio.base_events.Server | None = None
         self._tick_handle: asyncio.TimerHandle | None = None
 
@@ -359,9 +297,6 @@ class HttpServer:
                     backlog: int = 1024) -> tuple[str, int]:
         """Start listening; returns the bound (host, port) (port 0 asks the OS for one)."""
         loop = asyncio.get_running_loop()
-        if self.clock is None:
-            self.clock = loop.time
-        self.now = self.clock()
         if sock is not None:
             self._server = await loop.create_server(lambda: HttpProtocol(self), sock=sock, backlog=backlog)
         else:
@@ -376,26 +311,25 @@ class HttpServer:
             self._tick_handle = asyncio.get_running_loop().call_later(self.tick_s, self._tick)
 
     def sweep(self, now: float | None = None) -> None:
-        """Housekeeping: advance the cached clock, refresh Date, close overdue connections."""
-        self.now = self.clock() if now is None else now
+        """Housekeeping: refresh Date, close the connections whose deadline has passed."""
+        now = self.clock() if now is None else now
         self.date.refresh()
-        for conn in list(self.connections):
-            conn.check_deadline(self.now)
+        for proto in list(self.connections):
+            proto.check_deadline(now)
 
     async def shutdown(self, grace_s: float = 10.0) -> None:
         """Stop accepting, finish in-flight requests (up to ``grace_s``), then close all."""
         self.shutting_down = True
         if self._server is not None:
             self._server.close()
-        for conn in list(self.connections):
-            if not conn.busy and conn.phase in (_IDLE, _HEAD) and not conn.parser.buffered:
-                conn.closing = True
-                conn.transport.close()
+        for proto in list(self.connections):
+            if proto.conn.shutdown():
+                proto.transport.close()
         deadline = time.monotonic() + grace_s
         while self.connections and time.monotonic() < deadline:
             await asyncio.sleep(0.02)
-        for conn in list(self.connections):
-            conn.transport.abort()
+        for proto in list(self.connections):
+            proto.transport.abort()
         if self._tick_handle is not None:
             self._tick_handle.cancel()
         if self._server is not None:

@@ -5,7 +5,8 @@
   ``If-Modified-Since`` give 304 (RFC 9110 section 13; If-None-Match wins when both).
 * One byte range (``bytes=a-b``, ``a-``, ``-n``): 206 with ``Content-Range``, 416 with
   ``Content-Range: bytes */size`` when unsatisfiable; several ranges are answered with the
-  whole file (allowed by RFC 9110 section 14.2); ``If-Range`` not matching the ETag too.
+  whole file (allowed by RFC 9110 section 14.2), or by ``multi_range`` when one is given
+  (a ``multipart/byteranges`` body, section 14.6); ``If-Range`` not matching the ETag too.
 * Small files are read (and cached by path, size and mtime) and sent with the head in one
   write; files over ``inline_max`` go out with ``loop.sendfile`` (``sendfile(2)``, zero copy)
   or, on loops without it (uvloop), in chunks that respect write backpressure.
@@ -20,6 +21,7 @@ import asyncio
 import mimetypes
 import os
 import stat
+from collections.abc import Callable
 from email.utils import formatdate, parsedate_to_datetime
 from typing import Any
 from urllib.parse import unquote_to_bytes
@@ -27,7 +29,9 @@ from urllib.parse import unquote_to_bytes
 from .response import Response, serialize_response
 from .routing import HttpRequest
 
-__all__ = ["FileResponse", "StaticFiles", "parse_range"]
+__all__ = ["FileResponse", "MultiRange", "StaticFiles", "parse_range"]
+
+MultiRange = Callable[[bytes, bytes, bytes, bytes], "bytes | None"]
 
 
 def parse_range(value: bytes, size: int) -> tuple[int, int] | None | str:
@@ -92,8 +96,12 @@ class StaticFiles:
     """A handler serving ``root``; mount it at ``prefix`` (e.g. ``/static/{path:path}``)."""
 
     def __init__(self, root: str | os.PathLike[str], *, prefix: str = "/static/",
-                 inline_max: int = 256 * 1024, cache_entries: int = 256) -> None:
+                 inline_max: int = 256 * 1024, cache_entries: int = 256,
+                 multi_range: MultiRange | None = None) -> None:
         self.root = os.path.realpath(root)
+        # Several ranges in one Range field: ``multi_range(data, range_value, content_type,
+        # boundary)`` returns a multipart/byteranges body, or None to send the whole file.
+        self.multi_range = multi_range
         if not os.path.isdir(self.root):
             raise NotADirectoryError(f"static root {root} is not a directory")
         self.prefix = prefix
@@ -148,6 +156,13 @@ class StaticFiles:
                 start, end = r
                 status, count = 206, end - start + 1
                 fields.append((b"content-range", b"bytes %d-%d/%d" % (start, end, size)))
+            elif self.multi_range is not None and b"," in rng and size <= self.inline_max:
+                boundary = b"byteranges-" + etag.strip(b'"')
+                body = self.multi_range(self._read(real, st), rng, ctype, boundary)
+                if body is not None:
+                    resp = Response(body, 206, content_type=b"multipart/byteranges; boundary=" + boundary)
+                    resp.headers = fields
+                    return resp
         if size > self.inline_max:
             fields.insert(0, (b"content-type", ctype))
             return FileResponse(real, status, fields, start, count)
