@@ -44,13 +44,14 @@ LABS: tuple[Lab, ...] = (
     Lab("03", "tick_stream", "Tick stream processor", None, "Kafka Streams, Flink", "planned"),
     Lab("04", "mini_redis", "Mini Redis with TTL, persistence and replication", "kv",
         "Redis 7 (redis-server, redis-benchmark)", "ready"),
-    Lab("05", "api_gateway", "Async API gateway", None, "nginx, Envoy", "planned"),
+    Lab("05", "api_gateway", "Async API gateway", "gateway", "nginx, HAProxy, Envoy", "planned"),
     Lab("06", "risk_engine", "Real-time risk engine", "risk",
         "naive recomputation; published pre-trade risk gateways", "planned"),
-    Lab("07", "rpc", "RPC framework", None, "gRPC", "planned"),
+    Lab("07", "rpc", "RPC framework with a gRPC-compatible transport", "rpc",
+        "grpcio, JSON over HTTP", "planned"),
     Lab("08", "tick_store", "Time-series database for tick data", "tsdb",
         "SQLite, DuckDB, Parquet", "ready"),
-    Lab("09", "tick_replay", "Tick replay engine", None, "kdb+ replay, pcap replay", "planned"),
+    Lab("09", "tick_replay", "Tick replay engine", "replay", "tcpreplay; kdb+ replay", "partial"),
     Lab("10", "exchange_sim", "Microservice exchange simulation", None, "ZeroMQ services",
         "planned"),
     Lab("11", "accelerated_engine", "Cython/Numba-accelerated matching engine", "fastbook",
@@ -61,7 +62,8 @@ LABS: tuple[Lab, ...] = (
         test_prefixes=("protocols",)),
     Lab("14", "kill_switch", "Fault-tolerant trading simulator with a kill switch", None,
         "exchange kill switches", "planned"),
-    Lab("15", "clock_sync", "PTP-like clock synchronisation", None, "PTP, NTP", "planned"),
+    Lab("15", "clock_sync", "PTP-like clock synchronisation", "clocksync",
+        "NTP-style algorithm; ptp4l, chrony", "planned"),
 )
 
 
