@@ -46,7 +46,7 @@ LABS: tuple[Lab, ...] = (
         "Redis 7 (redis-server, redis-benchmark)", "ready"),
     Lab("05", "api_gateway", "Async API gateway", "gateway", "nginx, HAProxy, Envoy", "planned"),
     Lab("06", "risk_engine", "Real-time risk engine", "risk",
-        "naive recomputation; published pre-trade risk gateways", "planned"),
+        "naive recomputation; published pre-trade risk gateways", "ready"),
     Lab("07", "rpc", "RPC framework with a gRPC-compatible transport", "rpc",
         "grpcio, JSON over HTTP", "planned"),
     Lab("08", "tick_store", "Time-series database for tick data", "tsdb",

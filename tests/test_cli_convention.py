@@ -57,6 +57,14 @@ ROWS = [
     ("labsupport.replay", lambda t: [MISSING], [MISSING, "No such file"]),
     ("labsupport.replay", lambda t: [_write(t, "cut.itch", b"\x00\x24A")],
      ["cut.itch", "byte offset 0"]),
+    ("labsupport.risk", lambda t: ["run"], ["required"]),
+    ("labsupport.risk", lambda t: ["run", MISSING, "--limits", MISSING, "--out", str(t / "out")],
+     [MISSING, "No such file"]),
+    ("labsupport.risk", lambda t: [
+        "run", _write(t, "e.csv", b"seq,ts_ns,kind,account,symbol,side,qty,price,order_id\n"
+                                  b"1,0,mark,,X,,,abc,\n"),
+        "--limits", _write(t, "l.toml", b""), "--out", str(t / "out")],
+     ["e.csv", "line 2", "field price"]),
     ("labsupport.services", lambda t: ["up", MISSING], [MISSING, "No such file"]),
     ("labsupport.services", lambda t: ["status", "--run-dir", str(t)], ["no supervised system"]),
     ("labsupport.faults", lambda t: ["proxy", "--upstream", "10.1.2.3:80"],

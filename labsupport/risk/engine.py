@@ -1,0 +1,274 @@
+"""The risk engine: a plain class fed events, answering orders and raising alerts.
+
+Mirrors a broker's real-time risk server on both sides of the market: pre-trade, every
+``order`` goes through :func:`.checks.pretrade` and gets a :class:`Decision`; post-trade, every
+``fill`` and ``mark`` updates the accounts' positions and metrics (:mod:`.positions`), VaR
+(:mod:`.var`) and alert states (:mod:`.alerts`), and a drawdown breach turns on the account's
+kill switch (every later order rejected ``halted``; the switch stays on).
+
+No I/O inside: the CLI (:mod:`.report`), the ZeroMQ shell (:mod:`.serve`), the notebook and the
+benchmark all feed :meth:`RiskEngine.process`. Time comes from two places: the events' own
+``ts_ns`` (the order-rate window) and an injected ``clock`` (nanoseconds) that stamps when a
+decision or alert was produced, so event-to-alert latency can be measured and tests stay
+deterministic.
+
+Per event
+---------
+- order: the chain; accepted orders are *open* (their quantity counts in ``max_position``)
+  until filled or cancelled.
+- cancel: an open order's remaining quantity is released (an unknown id is counted).
+- fill: the open order's remaining quantity shrinks (an unknown id is counted, and the fill is
+  still applied: a position is a fact, whatever the order book says); the position moves. If
+  the symbol has no mark yet, the fill price becomes its reference price, revaluing every
+  holder.
+- mark: the symbol's price; every holder is revalued and then sampled for VaR.
+
+After a fill or a mark, each account it changed (:attr:`RiskEngine.touched`, sorted by name)
+has its peak updated and its four alert metrics stepped, in the order of
+:data:`.alerts.METRICS`. Cost: O(1) for orders, cancels and fills; O(holders x log W) for a
+mark. ``holders`` (symbol -> accounts with a nonzero position) keeps a mark from visiting
+accounts that do not hold the symbol.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from .alerts import METRICS, TRANSITIONS, Alert, zone
+from .checks import pretrade
+from .events import BUY, CANCEL, FILL, MARK, ORDER, Event, RiskError, decimal_text
+from .events import format_money as _money
+from .limits import LimitsFile, parse_limits
+from .positions import AccountRisk, Metrics
+
+__all__ = ["DECISION_HEADER", "Decision", "OpenOrder", "RiskEngine"]
+
+DECISION_HEADER = "seq,order_id,decision,reason"
+LIMIT_KEYS = ("drawdown_limit", "var_limit", "margin_utilization_limit", "credit_limit")
+_EMPTY: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The answer to one order: ``reason`` is empty when accepted."""
+
+    seq: int
+    order_id: str
+    account: str
+    accepted: bool
+    reason: str
+    at_ns: int = 0  # the engine's clock when it decided
+
+    def row(self) -> str:
+        return f"{self.seq},{self.order_id},{'accept' if self.accepted else 'reject'},{self.reason}"
+
+
+class OpenOrder:
+    """An accepted order's remaining quantity (what it still reserves)."""
+
+    __slots__ = ("account", "symbol", "side", "qty")
+
+    def __init__(self, account: AccountRisk, symbol: str, side: int, qty: int) -> None:
+        self.account, self.symbol, self.side, self.qty = account, symbol, side, qty
+
+
+def _release(order: OpenOrder, qty: int) -> None:
+    book = order.account.open_buy if order.side == BUY else order.account.open_sell
+    book[order.symbol] -= qty
+    order.qty -= qty
+
+
+class RiskEngine:
+    """Pre-trade checks and post-trade metrics for many accounts. ``limits``: a
+    :class:`LimitsFile` (or TOML text); ``clock``: nanoseconds, for the ``at_ns`` stamps."""
+
+    def __init__(self, limits: LimitsFile | str = "", *,
+                 clock: Callable[[], int] = time.perf_counter_ns) -> None:
+        self.limits = parse_limits(limits) if isinstance(limits, str) else limits
+        self.clock = clock
+        self.accounts: dict[str, AccountRisk] = {}
+        self.marks: dict[str, int] = {}  # symbol -> last mark (price units)
+        self.prices: dict[str, int] = {}  # symbol -> reference price: the mark, else last fill
+        self.holders: dict[str, dict[AccountRisk, None]] = {}  # symbol -> accounts holding it
+        self.open: dict[str, OpenOrder] = {}
+        self.seen: set[str] = set()
+        self.alerts: list[Alert] = []  # every alert so far, in order
+        self.touched: tuple[str, ...] | list[str] = _EMPTY  # accounts the last event changed
+        self.unknown_fills = 0
+        self.unknown_cancels = 0
+        self.events = 0
+
+    def account(self, name: str) -> AccountRisk:
+        acct = self.accounts.get(name)
+        if acct is None:
+            acct = self.accounts[name] = AccountRisk(name, self.limits.for_account(name))
+        return acct
+
+    # ------------------------------------------------------------------ events
+    def process(self, ev: Event) -> Decision | None:
+        """Apply one event; returns the decision for an order, else None. New alerts are
+        appended to :attr:`alerts`; :attr:`touched` names the accounts whose metrics moved."""
+        self.events += 1
+        kind = ev.kind
+        if kind == ORDER:
+            self.touched = _EMPTY
+            return self.order(ev)
+        if kind == MARK:
+            self.mark(ev)
+        elif kind == FILL:
+            self.fill(ev)
+        elif kind == CANCEL:
+            self.touched = _EMPTY
+            self.cancel(ev.order_id)
+        else:
+            raise RiskError(f"event {ev.seq}: unknown kind {kind!r}")
+        return None
+
+    def run(self, events: Iterable[Event]) -> list[Decision]:
+        """Process every event; returns the decisions (alerts are in :attr:`alerts`)."""
+        out = []
+        for ev in events:
+            d = self.process(ev)
+            if d is not None:
+                out.append(d)
+        return out
+
+    def order(self, ev: Event) -> Decision:
+        acct = self.account(ev.account)
+        reason = pretrade(acct, ev, self.seen, self.marks)
+        return self.decided(acct, ev, reason)
+
+    def decided(self, acct: AccountRisk, ev: Event, reason: str) -> Decision:
+        """Book the chain's answer: an accepted order is open from now on."""
+        if not reason:
+            self.open[ev.order_id] = OpenOrder(acct, ev.symbol, ev.side, ev.qty)
+            book = acct.open_buy if ev.side == BUY else acct.open_sell
+            book[ev.symbol] = book.get(ev.symbol, 0) + ev.qty
+        return Decision(ev.seq, ev.order_id, ev.account, not reason, reason, self.clock())
+
+    def cancel(self, order_id: str) -> bool:
+        order = self.open.pop(order_id, None)
+        if order is None:
+            self.unknown_cancels += 1
+            return False
+        _release(order, order.qty)
+        return True
+
+    def fill(self, ev: Event) -> None:
+        order = self.open.get(ev.order_id)
+        if order is None:
+            self.unknown_fills += 1
+        else:
+            _release(order, min(ev.qty, order.qty))
+            if order.qty == 0:
+                del self.open[ev.order_id]
+        symbol, price = ev.symbol, ev.price
+        assert price is not None  # parse_event guarantees it for fills
+        touched: dict[str, None] = {}
+        if symbol not in self.marks:  # no mark yet: the last fill is the reference price
+            self._reprice(symbol, price, touched)
+        acct = self.account(ev.account)
+        pos = acct.fill(symbol, ev.qty if ev.side == BUY else -ev.qty, price, self.prices[symbol])
+        holders = self.holders.setdefault(symbol, {})
+        if pos:
+            holders[acct] = None
+        else:
+            holders.pop(acct, None)
+        touched[acct.name] = None
+        self._after(ev, sorted(touched))
+
+    def mark(self, ev: Event) -> None:
+        symbol, price = ev.symbol, ev.price
+        assert price is not None
+        self.marks[symbol] = price
+        touched: dict[str, None] = {}
+        self._reprice(symbol, price, touched)
+        for acct in self.holders.get(symbol, ()):
+            acct.sample()
+        self._after(ev, sorted(touched))
+
+    def _reprice(self, symbol: str, price: int, touched: dict[str, None]) -> None:
+        old = self.prices.get(symbol)
+        self.prices[symbol] = price
+        if old is None or old == price:
+            for acct in self.holders.get(symbol, ()):
+                touched[acct.name] = None
+            return
+        for acct in self.holders.get(symbol, ()):
+            acct.revalue(symbol, old, price)
+            touched[acct.name] = None
+
+    def _after(self, ev: Event, names: list[str]) -> None:
+        """Peaks, alert states and the kill switch of every account the event changed.
+
+        The fast path compares 10 x value with 8 x limit (the warn line) for a metric whose
+        state is none: most accounts on most events are below every warn line, and then this
+        is four integer comparisons. Anything else goes through :meth:`_zone_step`."""
+        self.touched = names
+        accounts = self.accounts
+        for name in names:
+            acct = accounts[name]
+            lim = acct.limits
+            eq = lim.capital + acct.realized + acct.unrealized
+            if eq > acct.peak:
+                acct.peak = eq
+            st = acct.alert_state
+            dd = acct.peak - eq
+            if st[0] or 10 * dd >= 8 * lim.drawdown_limit:
+                self._zone_step(ev, acct, 0, dd, lim.drawdown_limit)
+            v = acct.hvar.var100
+            if st[1] or 10 * v >= 800 * lim.var_limit:
+                self._zone_step(ev, acct, 1, v, 100 * lim.var_limit)
+            gross = acct.gross
+            if gross and acct.util_a and (st[2] or eq <= 0 or 10 * gross * acct.util_a >= 8 * acct.util_b * eq):
+                # margin / equity >= k/10 x limit  <=>  10 gross scan_n u_d >= k u_n scan_d eq
+                if eq <= 0:
+                    self._zone_step(ev, acct, 2, 1, 0)  # margin, no equity: infinitely used
+                else:
+                    self._zone_step(ev, acct, 2, gross * acct.util_a, acct.util_b * eq)
+            elif st[2]:
+                self._zone_step(ev, acct, 2, 0, 1)
+            if st[3] or 10 * gross >= 8 * lim.credit_limit:
+                self._zone_step(ev, acct, 3, gross, lim.credit_limit)
+
+    def _zone_step(self, ev: Event, acct: AccountRisk, k: int, a: int, b: int) -> None:
+        """Step metric ``k`` of ``acct`` by the zone of ``a / b`` (b == 0: over any limit)."""
+        z = zone(a, b) if b else 3
+        new, level = TRANSITIONS[acct.alert_state[k]][z]
+        acct.alert_state[k] = new
+        if level is None:
+            return
+        metric = METRICS[k]
+        lim = acct.limits
+        if k == 0:
+            value = _money(acct.peak - acct.equity)
+            if level == "breach":
+                acct.halted = True  # the kill switch: stays on
+        elif k == 1:
+            value = _money(acct.hvar.value())
+        elif k == 2:
+            u = acct.metrics().margin_utilization
+            value = "inf" if isinstance(u, float) else _money(u)
+        else:
+            value = _money(acct.gross)
+        self.alerts.append(Alert(ev.seq, ev.ts_ns, acct.name, metric, level, value,
+                                 decimal_text(lim.raw[LIMIT_KEYS[k]])))
+
+    # ------------------------------------------------------------------ views
+    def metrics(self, account: str) -> Metrics:
+        return self.account(account).metrics()
+
+    def all_metrics(self) -> list[Metrics]:
+        """Every account seen, by name."""
+        return [self.accounts[name].metrics() for name in sorted(self.accounts)]
+
+    def halt(self, account: str) -> None:
+        """Turn an account's kill switch on by hand (it stays on)."""
+        self.account(account).halted = True
+
+    def open_quantity(self, account: str, symbol: str) -> tuple[int, int]:
+        acct = self.account(account)
+        return acct.open_buy.get(symbol, 0), acct.open_sell.get(symbol, 0)
+
