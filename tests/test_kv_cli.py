@@ -1,8 +1,10 @@
-"""The command line: help, option errors in one line, a real server reachable by redis-cli."""
+"""The command line (the labsupport.cli convention): help, bad options, a bad --dir, a port in
+use and a damaged AOF exit 2 with one line; a real server reachable by redis-cli."""
 
 from __future__ import annotations
 
 import shutil
+import socket
 import subprocess
 import sys
 
@@ -23,17 +25,42 @@ def test_help_names_redis_options():
         assert opt in out.stdout
 
 
-def test_bad_option_value_exits_nonzero():
-    out = _run("--appendonly", "maybe")
-    assert out.returncode != 0 and "expected yes or no" in out.stderr
+PROG = "python -m labsupport.kv"
+
+
+@pytest.mark.parametrize(("args", "line"), [
+    (["--appendonly", "maybe"], f"{PROG}: error: argument --appendonly: expected yes or no, "
+                                f"got 'maybe' (see {PROG} --help)"),
+    (["--port", "sixty"], f"{PROG}: error: argument --port: invalid int value: 'sixty' "
+                          f"(see {PROG} --help)"),
+    (["--replicaof", "h", "p"], f"{PROG}: error: --replicaof: port must be an integer, "
+                                f"got 'p' (see {PROG} --help)"),
+    (["--port", "0", "--dir", "/dev/null/kv"], f"{PROG}: error: /dev/null/kv: Not a directory"),
+])
+def test_bad_argument_or_dir_exits_2_with_one_line(args, line):
+    out = _run(*args)
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines() == [line]
+
+
+def test_port_in_use_exits_2_naming_the_address(tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        out = _run("--port", str(port), "--dir", str(tmp_path))
+    assert out.returncode == 2
+    [line] = out.stderr.strip().splitlines()
+    assert line.startswith(f"{PROG}: error: cannot listen on 127.0.0.1:{port}: ")
+    assert "in use" in line
 
 
 def test_damaged_aof_is_one_line_error(tmp_path):
     (tmp_path / "appendonly.aof").write_bytes(b"*1\r\n$4\r\nPING\r\ngarbage")
     out = _run("--port", "0", "--dir", str(tmp_path), "--appendonly", "yes")
-    assert out.returncode == 1
+    assert out.returncode == 2
     assert out.stderr.strip().splitlines() == [
-        "kv: error: appendonly.aof: Protocol error: expected '*', got 'g' at offset 14; "
+        f"{PROG}: error: appendonly.aof: Protocol error: expected '*', got 'g' at offset 14; "
         "the file is damaged before its tail"]
 
 

@@ -38,7 +38,8 @@ def test_connection_commands(r):
     assert r.ping() is True
     assert r.echo(b"\x00hi") == b"\x00hi"
     assert r.execute_command("SELECT", 0) is True
-    assert err(r.execute_command, "SELECT", 1) == "DB index is out of range"
+    assert r.execute_command("SELECT", 1) is True and r.execute_command("SELECT", 0) is True
+    assert err(r.execute_command, "SELECT", 16) == "DB index is out of range"
     assert len(r.command()) > 40
     assert r.dbsize() == 0
 

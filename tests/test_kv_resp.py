@@ -1,4 +1,6 @@
-"""RESP2 codec: table-driven requests, limits, arbitrary splits and arbitrary bytes."""
+"""RESP2 codec: table-driven requests, limits, arbitrary splits and arbitrary bytes, each run
+on the careful parser and on the server's parser with the run shortcut (``.fastpath``), and the
+shortcut's answers checked against the careful parser's."""
 
 from __future__ import annotations
 
@@ -7,7 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from labsupport.kv import resp
+from labsupport.kv.fastpath import FastCommandParser
 from labsupport.kv.resp import NEED_DATA, CommandParser, ReplyError, ReplyParser, encode_command
+
+PARSERS = pytest.mark.parametrize("Parser", [CommandParser, FastCommandParser])
 
 CASES = [
     (b"*1\r\n$4\r\nPING\r\n", [[b"PING"]], None),
@@ -30,23 +35,26 @@ CASES = [
 ]
 
 
+@PARSERS
 @pytest.mark.parametrize("data,commands,error", CASES)
-def test_request_table(data, commands, error):
-    p = CommandParser()
+def test_request_table(Parser, data, commands, error):
+    p = Parser()
     assert p.feed(data) == commands
     assert (str(p.error) if p.error else None) == error
 
 
-def test_incomplete_is_not_an_error_and_completes_later():
-    p = CommandParser()
+@PARSERS
+def test_incomplete_is_not_an_error_and_completes_later(Parser):
+    p = Parser()
     assert p.feed(b"*2\r\n$3\r\nGET\r\n$5\r\nhel") == []
     assert p.error is None and p.pending == 20
     assert p.feed(b"lo\r\n") == [[b"GET", b"hello"]]
     assert p.pending == 0
 
 
-def test_large_bulk_is_not_rescanned_until_complete():
-    p = CommandParser()
+@PARSERS
+def test_large_bulk_is_not_rescanned_until_complete(Parser):
+    p = Parser()
     value = b"x" * 1_000_000
     wire = encode_command([b"SET", b"k", value])
     got = []
@@ -56,27 +64,31 @@ def test_large_bulk_is_not_rescanned_until_complete():
     assert p.consumed == len(wire)
 
 
-def test_need_is_reset_between_commands():
-    p = CommandParser()
+@PARSERS
+def test_need_is_reset_between_commands(Parser):
+    p = Parser()
     first = encode_command([b"SET", b"k", b"v" * 100])
     assert p.feed(first[:50]) == []
     assert p.feed(first[50:] + b"*1\r\n") == [[b"SET", b"k", b"v" * 100]]
     assert p.feed(b"$4\r\nPING\r\n") == [[b"PING"]]
 
 
-def test_binary_safe_arguments():
+@PARSERS
+def test_binary_safe_arguments(Parser):
     args = [b"SET", b"\x00\r\n*$", bytes(range(256))]
-    assert CommandParser().feed(encode_command(args)) == [args]
+    assert Parser().feed(encode_command(args)) == [args]
 
 
-def test_strict_mode_refuses_inline():
-    p = CommandParser(inline=False)
+@PARSERS
+def test_strict_mode_refuses_inline(Parser):
+    p = Parser(inline=False)
     p.feed(b"PING\r\n")
     assert "expected '*'" in str(p.error)
 
 
-def test_error_stops_the_parser_and_carries_offset():
-    p = CommandParser()
+@PARSERS
+def test_error_stops_the_parser_and_carries_offset(Parser):
+    p = Parser()
     p.feed(b"*1\r\n$4\r\nPING\r\n*1\r\n$-2\r\n")
     assert p.error.offset == 18   # where the bad "$-2" length starts
     assert p.feed(b"*1\r\n$4\r\nPING\r\n") == []
@@ -108,12 +120,13 @@ def test_reply_parser_table():
 commands_st = st.lists(st.lists(st.binary(max_size=40), min_size=1, max_size=5), max_size=8)
 
 
+@PARSERS
 @settings(max_examples=200, deadline=None)
 @given(commands_st, st.data())
-def test_any_split_gives_the_same_commands(commands, data):
+def test_any_split_gives_the_same_commands(Parser, commands, data):
     wire = b"".join(encode_command(c) for c in commands)
     cuts = sorted(data.draw(st.lists(st.integers(0, len(wire)), max_size=6)))
-    p = CommandParser()
+    p = Parser()
     got = []
     prev = 0
     for c in [*cuts, len(wire)]:
@@ -123,10 +136,11 @@ def test_any_split_gives_the_same_commands(commands, data):
     assert p.error is None and p.pending == 0
 
 
+@PARSERS
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=300), st.integers(1, 50))
-def test_arbitrary_bytes_never_raise(blob, step):
-    p = CommandParser()
+def test_arbitrary_bytes_never_raise(Parser, blob, step):
+    p = Parser()
     for i in range(0, len(blob), step):
         out = p.feed(blob[i:i + step])
         assert isinstance(out, list)
@@ -152,8 +166,8 @@ same_shape_st = st.integers(1, 4).flatmap(lambda n: st.tuples(
 def test_feed_run_gives_what_feed_gives(shape, tail):
     name, argss = shape
     wire = b"".join(encode_command([name, *args]) for args in argss) + tail
-    expected = CommandParser().feed(wire)
-    p = CommandParser()
+    expected = CommandParser().feed(wire)       # the careful path, no shortcut
+    p = FastCommandParser()
     got = p.feed_run(wire)
     assert _runs_as_commands(got) == expected
     if type(got) is tuple:          # only a whole read of one shape is a run
@@ -170,13 +184,13 @@ def test_feed_run_gives_what_feed_gives(shape, tail):
     b"*1\r\n$4\r\nPING\r\n*1\r\n$4\r\nPING\r\n",                 # no arguments: not a run
 ])
 def test_feed_run_falls_back_to_feed(wire):
-    p, q = CommandParser(), CommandParser()
+    p, q = FastCommandParser(), CommandParser()
     assert p.feed_run(wire) == q.feed(wire)
     assert (p.pending, p.consumed, str(p.error)) == (q.pending, q.consumed, str(q.error))
 
 
 def test_feed_run_after_a_pending_tail_completes_it():
-    p = CommandParser()
+    p = FastCommandParser()
     assert p.feed_run(b"*2\r\n$3\r\nGET\r\n$1") == []
     assert p.feed_run(b"\r\na\r\n*2\r\n$3\r\nGET\r\n$1\r\nb\r\n") == [[b"GET", b"a"],
                                                                      [b"GET", b"b"]]

@@ -1,4 +1,4 @@
-"""Runs of one command shape (``CommandParser.feed_run`` + ``Engine.run_run``): the same
+"""Runs of one command shape (``FastCommandParser.feed_run`` + ``Engine.run_run``): the same
 replies, keyspace, AOF and replication stream as the general per-command path."""
 
 from __future__ import annotations
@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 
 from labsupport.kv import Config, Engine
+from labsupport.kv.aof import read_commands
+from labsupport.kv.fastpath import FastCommandParser
 from labsupport.kv.resp import CommandParser, encode_command
 
 
@@ -19,7 +21,7 @@ def _serve(eng, reads, use_runs):
     """Feed the reads as the server does; return what the client received."""
     got = []
     cl = eng.new_client(got.append)
-    parser = CommandParser()
+    parser = FastCommandParser() if use_runs else CommandParser()   # general: no shortcut
     for read in reads:
         cmds = parser.feed_run(read) if use_runs else parser.feed(read)
         if type(cmds) is tuple:
@@ -70,12 +72,15 @@ def test_set_run_is_logged_and_replies_held_until_commit(tmp_path):
     got = []
     cl = eng.new_client(got.append)
     wire = b"".join(encode_command([b"SET", b"k%d" % i, b"v"]) for i in range(3))
-    eng.run_run(cl, *CommandParser().feed_run(wire))
+    eng.run_run(cl, *FastCommandParser().feed_run(wire))
     assert got == [] and len(queued) == 1       # nothing acknowledged before the write
     queued[0]()
     assert got == [b"+OK\r\n" * 3]
     eng.shutdown()
-    assert (tmp_path / "d" / "appendonly.aof").read_bytes() == wire
+    aof = (tmp_path / "d" / "appendonly.aof").read_bytes()
+    assert aof.endswith(wire)                    # the run's record is the read itself
+    before, _ = read_commands(aof[:-len(wire)])
+    assert all(c[0] == b"SELECT" for c in before)   # at most the database it applies to
 
 
 def test_runs_with_deadlines_take_the_general_path(tmp_path):
@@ -86,7 +91,7 @@ def test_runs_with_deadlines_take_the_general_path(tmp_path):
     cl = eng.new_client(got.append)
     eng.run_batch(cl, [[b"SET", b"t", b"x", b"PX", b"10"], [b"SET", b"u", b"y"]])
     now[0] += 11
-    eng.run_run(cl, *CommandParser().feed_run(encode_command([b"GET", b"t"]) * 2))
-    eng.run_run(cl, *CommandParser().feed_run(encode_command([b"SET", b"u", b"z"]) * 2))
+    eng.run_run(cl, *FastCommandParser().feed_run(encode_command([b"GET", b"t"]) * 2))
+    eng.run_run(cl, *FastCommandParser().feed_run(encode_command([b"SET", b"u", b"z"]) * 2))
     assert got[1:] == [b"$-1\r\n$-1\r\n", b"+OK\r\n+OK\r\n"]
     assert b"t" not in eng.ks.data and eng.ks.data[b"u"] == b"z"

@@ -1,9 +1,14 @@
 """Command line: ``python -m labsupport.kv --port 6380 --dir DIR [--appendonly yes|no]
 [--appendfsync always|everysec|no] [--replicaof HOST PORT]`` (options named as redis-server's).
 
-Runs the server until SIGINT/SIGTERM. On a clean stop the AOF is fsynced and, for a replica, a
-snapshot with the replication id and offset is saved so that a restart resumes with a partial
-resync. Errors (a port in use, a damaged AOF) print one line and exit with status 1.
+Runs the server until SIGINT/SIGTERM. A signal is handled between two turns of the event loop,
+so it takes effect once the command running then has finished (no command runs for long: glob
+matching is polynomial, see :mod:`.glob`). On a clean stop the AOF is fsynced and, for a
+replica, a snapshot with the replication id and offset is saved so that a restart resumes with a
+partial resync.
+
+Follows :mod:`labsupport.cli`: a bad option, a ``--dir`` that cannot be created, a port in use
+or a damaged AOF print one line naming what and where and exit with status 2.
 """
 
 from __future__ import annotations
@@ -13,9 +18,13 @@ import asyncio
 import signal
 import sys
 
+from labsupport import cli
+
 from .engine import Config
 from .errors import KvError
 from .server import KvServer, new_event_loop
+
+PROG = "python -m labsupport.kv"
 
 
 def _yes_no(text: str) -> bool:
@@ -25,7 +34,7 @@ def _yes_no(text: str) -> bool:
 
 
 def parse_args(argv=None) -> Config:
-    p = argparse.ArgumentParser(prog="python -m labsupport.kv",
+    p = cli.ArgumentParser(prog=PROG,
                                 description="A mini Redis: RESP2, TTL, AOF + snapshots, replication.")
     p.add_argument("--port", type=int, default=6380, help="TCP port (0: any free port)")
     p.add_argument("--bind", default="127.0.0.1", help="address to listen on")
@@ -49,7 +58,13 @@ def parse_args(argv=None) -> Config:
 
 async def serve(config: Config) -> None:
     server = KvServer(config)
-    await server.start()
+    try:
+        await server.start()
+    except OSError as e:
+        if e.filename:                    # the data directory or one of its files
+            raise
+        raise KvError(f"cannot listen on {config.bind}:{config.port}: "
+                      f"{e.strerror or e}") from e
     aof = "yes" if config.appendonly else "no"
     print(f"kv: listening on {config.bind}:{server.port} ({server.load_report}; "
           f"appendonly {aof}, appendfsync {config.appendfsync})", flush=True)
@@ -62,14 +77,16 @@ async def serve(config: Config) -> None:
     print("kv: stopped", flush=True)
 
 
+@cli.entry(PROG, input_errors=(KvError,))
 def main(argv=None) -> int:
+    args = sys.argv[1:] if argv is None else list(argv)
+    if args[:1] == ["conformance"]:   # Redis's own test suite: see .conformance
+        from .conformance import main as conformance_main
+        return conformance_main(args[1:])
     config = parse_args(argv)
     loop = new_event_loop()
     try:
         loop.run_until_complete(serve(config))
-    except (KvError, OSError) as e:
-        print(f"kv: error: {e}", file=sys.stderr)
-        return 1
     finally:
         loop.close()
     return 0

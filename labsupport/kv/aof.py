@@ -31,7 +31,7 @@ import threading
 from dataclasses import dataclass
 
 from .errors import PersistenceError
-from .resp import CommandParser
+from .fastpath import FastCommandParser
 
 POLICIES = ("always", "everysec", "no")
 
@@ -124,7 +124,7 @@ def read_commands(blob: bytes, name: str = "AOF"):
     Raises :class:`PersistenceError` if bytes that are not a multibulk command appear anywhere
     (inline commands never appear in an AOF, so a non-``*`` start is damage, not a torn tail).
     """
-    parser = CommandParser(inline=False)
+    parser = FastCommandParser(inline=False)
     commands = parser.feed(blob)
     if parser.error is not None:
         raise PersistenceError(f"{name}: {parser.error} at offset {parser.error.offset}; the file is damaged before its tail")
@@ -145,3 +145,40 @@ def load_aof(path: str, apply) -> AofLoadReport:
             f.flush()
             os.fsync(f.fileno())
     return AofLoadReport(len(commands), good, torn)
+
+
+ITEMS_PER_COMMAND = 64   # Redis's AOF_REWRITE_ITEMS_PER_CMD: no single huge command
+
+
+def _batched(head: list[bytes], items: list[bytes], per: int) -> list[list[bytes]]:
+    step = ITEMS_PER_COMMAND * per
+    return [head + items[i:i + step] for i in range(0, len(items), step)]
+
+
+def rewrite_commands(key: bytes, value, deadline: int) -> list[list[bytes]]:
+    """The commands that rebuild one key in a rewritten AOF (any type), deadline included.
+
+    Collections are written 64 elements per command, as Redis does. Sorted-set scores are
+    written with ``repr``, the shortest text that reads back as the same double, so a rewrite
+    never rounds a score.
+    """
+    t = type(value)
+    if t is bytes:
+        cmds = [[b"SET", key, value]]
+    elif t is dict:
+        flat = []
+        for f, v in value.items():
+            flat += (f, v)
+        cmds = _batched([b"HSET", key], flat, 2)
+    elif t is set:
+        cmds = _batched([b"SADD", key], list(value), 1)
+    elif hasattr(value, "scores"):   # a sorted set (.skiplist.ZSet)
+        flat = []
+        for m, s in value.items():
+            flat += (repr(s).encode(), m)
+        cmds = _batched([b"ZADD", key], flat, 2)
+    else:
+        cmds = _batched([b"RPUSH", key], list(value), 1)
+    if deadline != -1:
+        cmds.append([b"PEXPIREAT", key, b"%d" % deadline])
+    return cmds

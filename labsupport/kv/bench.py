@@ -19,7 +19,6 @@ redis-benchmark and redis-server are skipped with a message when absent.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import csv
 import io
@@ -27,10 +26,13 @@ import os
 import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
 
+from labsupport import cli
 from labsupport.measure import BenchReport, RespReplyFramer, run_load, scaled
 
+from .errors import KvError
 from .launch import kv_process, redis_process
 from .resp import encode_command
 
@@ -144,8 +146,10 @@ def fsync_policies(n: int, duration_s: float, workdir: str | None = None) -> lis
     return rows
 
 
+@cli.entry("python -m labsupport.kv.bench", input_errors=(KvError,))
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = cli.ArgumentParser(prog="python -m labsupport.kv.bench",
+                           description=__doc__.splitlines()[0])
     p.add_argument("--requests", type=int, default=scaled(ci=20_000, default=100_000,
                                                           full=500_000))
     p.add_argument("--repeats", type=int, default=3)
@@ -168,4 +172,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

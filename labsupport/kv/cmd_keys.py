@@ -19,8 +19,8 @@ from __future__ import annotations
 import bisect
 import zlib
 
-from . import resp
-from .commands import LLONG_MAX, NOT_INT, SYNTAX, WRITE, command, glob_to_regex, parse_int
+from . import glob, resp
+from .commands import LLONG_MAX, NOT_INT, SYNTAX, WRITE, command, parse_int
 from .keyspace import type_name
 
 
@@ -50,10 +50,13 @@ def cmd_type(cl, argv):
 @command("keys", 2)
 def cmd_keys(cl, argv):
     ks = cl.ks
-    rx = glob_to_regex(argv[1])
     now = ks.clock_ms()
     exp = ks.expires
-    out = [k for k in ks.data if rx.fullmatch(k) and exp.get(k, now + 1) > now]
+    if glob.matches_all(argv[1]):
+        out = [k for k in ks.data if exp.get(k, now + 1) > now]
+    else:   # polynomial per key (see .glob): one KEYS is one bounded turn of the loop
+        match = glob.compile(argv[1]).fullmatch
+        out = [k for k in ks.data if match(k) and exp.get(k, now + 1) > now]
     return resp.array(out)
 
 
@@ -88,7 +91,7 @@ def cmd_scan(cl, argv):
                 return SYNTAX
             count = c
         elif opt == b"MATCH" and i + 1 < len(argv):
-            rx = glob_to_regex(argv[i + 1])
+            rx = None if glob.matches_all(argv[i + 1]) else glob.compile(argv[i + 1])
         else:
             return SYNTAX
         i += 2

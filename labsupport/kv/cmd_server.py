@@ -1,31 +1,38 @@
-"""Connection and server commands: PING ECHO SELECT QUIT CLIENT COMMAND INFO CONFIG, SAVE BGSAVE
+"""Connection and server commands: PING ECHO HELLO AUTH QUIT TIME COMMAND, SAVE BGSAVE
 BGREWRITEAOF LASTSAVE, REPLICAOF / SLAVEOF.
 
-Mirrors the replies of Redis's ``server.c``, ``config.c`` and ``replication.c`` closely enough
-for redis-cli, redis-benchmark and redis-py: INFO uses Redis's section and field names, COMMAND
-answers what redis-cli asks at start-up, CONFIG GET knows the options this server has.
+Mirrors the replies of Redis's ``server.c`` and ``replication.c`` closely enough for redis-cli,
+redis-benchmark and redis-py: COMMAND answers what redis-cli asks at start-up, HELLO switches
+between RESP2 and RESP3 and can authenticate. Authentication is Redis's ``requirepass`` model
+without ACLs: one user, ``default``, whose password is ``requirepass`` (none by default);
+``AUTH password`` and ``AUTH default password`` check it, any other user name is a WRONGPASS.
+The other server-level commands live in :mod:`.clients` (CLIENT), :mod:`.cmd_config` (CONFIG,
+INFO), :mod:`.cmd_debug` (DEBUG, FUNCTION), :mod:`.databases` (SELECT SWAPDB FLUSHDB FLUSHALL
+DBSIZE), :mod:`.multi` (MULTI EXEC DISCARD WATCH UNWATCH), imported here so that they register;
+:mod:`.blocking` (BLPOP and the other blocking pops) is imported by the engine.
 """
 
 from __future__ import annotations
 
-import os
+import signal
+import threading
 import time
 
-from . import resp
+from . import cmd_config, cmd_debug, databases, multi, resp  # noqa: F401  (they register commands)
+from .clients import state
+from .cmd_config import VERSION
 from .commands import (
     ADMIN,
     COMMANDS,
-    NOT_INT,
     PUBSUB,
+    SYNTAX,
     WRITE,
     alias,
     arity_error,
     command,
-    glob_to_regex,
     parse_int,
 )
-
-VERSION = "7.0.0-labsupport"
+from .settings import settings
 
 
 @command("ping", -1, PUBSUB)
@@ -37,23 +44,94 @@ def cmd_ping(cl, argv):
     return resp.PONG if len(argv) == 1 else resp.bulk(argv[1])
 
 
+def _hello_reply(cl) -> bytes:
+    role = b"replica" if cl.engine.master_link is not None else b"master"
+    reply = (b"*14\r\n" + resp.bulk(b"server") + resp.bulk(b"redis") + resp.bulk(b"version")
+             + resp.bulk(VERSION.encode()) + resp.bulk(b"proto") + b":%d\r\n" % (3 if cl.resp3 else 2)
+             + resp.bulk(b"id") + b":%d\r\n" % cl.id + resp.bulk(b"mode") + resp.bulk(b"standalone")
+             + resp.bulk(b"role") + resp.bulk(role) + resp.bulk(b"modules") + resp.EMPTY_ARRAY)
+    return resp.to_resp3(b"hello", reply) if cl.resp3 else reply
+
+
 @command("hello", -1, PUBSUB)
 def cmd_hello(cl, argv):
-    """Protocol handshake: RESP2 or RESP3 (redis-py 5+ sends ``HELLO 3`` first)."""
+    """Protocol handshake: ``HELLO [2|3 [AUTH user pass] [SETNAME name]]``."""
+    ver = None
     if len(argv) > 1:
         ver = parse_int(argv[1])
         if ver is None:
             return b"-ERR Protocol version is not an integer or out of range\r\n"
         if ver not in (2, 3):
             return b"-NOPROTO unsupported protocol version\r\n"
+    i, name, creds = 2, None, None
+    while i < len(argv):
+        opt = argv[i].lower()
+        if opt == b"auth" and i + 2 < len(argv):
+            creds = (argv[i + 1], argv[i + 2])
+            i += 3
+        elif opt == b"setname" and i + 1 < len(argv):
+            name = argv[i + 1]
+            i += 2
+        else:
+            return resp.error("ERR Syntax error in HELLO option '{}'".format(
+                argv[i].decode("utf-8", "replace")))
+    st = state(cl)
+    if creds is not None:
+        r = _auth(cl, *creds)
+        if r is not resp.OK:
+            return r
+    elif not st.authed:
+        return (b"-NOAUTH HELLO must be called with the client already authenticated, otherwise "
+                b"the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the "
+                b"client and select the RESP protocol version at the same time\r\n")
+    if name is not None:
+        st.name = name
+    if ver is not None:
         cl.resp3 = ver == 3
         cl.update_mode()
-    role = b"replica" if cl.engine.master_link is not None else b"master"
-    reply = (b"*14\r\n" + resp.bulk(b"server") + resp.bulk(b"redis") + resp.bulk(b"version")
-            + resp.bulk(VERSION.encode()) + resp.bulk(b"proto") + b":%d\r\n" % (3 if cl.resp3 else 2)
-            + resp.bulk(b"id") + b":%d\r\n" % cl.id + resp.bulk(b"mode") + resp.bulk(b"standalone")
-            + resp.bulk(b"role") + resp.bulk(role) + resp.bulk(b"modules") + resp.EMPTY_ARRAY)
-    return resp.to_resp3(argv[0], reply) if cl.resp3 else reply
+    return _hello_reply(cl)
+
+
+def _auth(cl, user: bytes, password: bytes) -> bytes:
+    need = settings(cl.engine)["requirepass"]
+    if user == b"default" and (not need or password == need):
+        state(cl).authed = True
+        return resp.OK
+    return b"-WRONGPASS invalid username-password pair or user is disabled.\r\n"
+
+
+@command("auth", -2, PUBSUB)
+def cmd_auth(cl, argv):
+    """``AUTH password`` or ``AUTH username password`` (only the ``default`` user exists)."""
+    if len(argv) > 3:
+        return SYNTAX
+    if len(argv) == 2:
+        if not settings(cl.engine)["requirepass"]:
+            return (b"-ERR AUTH <password> called without any password configured for the "
+                    b"default user. Are you sure your configuration is correct?\r\n")
+        return _auth(cl, b"default", argv[1])
+    return _auth(cl, argv[1], argv[2])
+
+
+@command("shutdown", -1, ADMIN)
+def cmd_shutdown(cl, argv):
+    """SHUTDOWN [NOSAVE|SAVE]: stop the server the way SIGTERM does (only for the server
+    process's own event loop; an in-process test server refuses)."""
+    opts = {a.lower() for a in argv[1:]}
+    if not opts <= {b"nosave", b"save", b"now", b"force"} or {b"nosave", b"save"} <= opts:
+        return SYNTAX
+    if threading.current_thread() is not threading.main_thread():
+        return b"-ERR Errors trying to SHUTDOWN. Check logs.\r\n"
+    if b"save" in opts:
+        cl.engine.save()
+    signal.raise_signal(signal.SIGTERM)
+    return resp.OK
+
+
+@command("time", 1)
+def cmd_time(cl, argv):
+    us = time.time_ns() // 1000
+    return b"*2\r\n" + resp.bulk(b"%d" % (us // 1_000_000)) + resp.bulk(b"%d" % (us % 1_000_000))
 
 
 @command("echo", 2)
@@ -61,32 +139,10 @@ def cmd_echo(cl, argv):
     return resp.bulk(argv[1])
 
 
-@command("select", 2)
-def cmd_select(cl, argv):
-    db = parse_int(argv[1])
-    if db is None:
-        return NOT_INT
-    if db != 0:
-        return b"-ERR DB index is out of range\r\n"
-    return resp.OK
-
-
 @command("quit", -1, PUBSUB)
 def cmd_quit(cl, argv):
     cl.close_after = True
     return resp.OK
-
-
-@command("client", -2)
-def cmd_client(cl, argv):
-    sub = argv[1].lower()
-    if sub in (b"setname", b"setinfo", b"reply", b"no-evict", b"no-touch"):
-        return resp.OK
-    if sub == b"getname":
-        return resp.NULL
-    if sub == b"id":
-        return b":%d\r\n" % cl.id
-    return resp.error("ERR unknown subcommand '{}'. Try CLIENT HELP.".format(argv[1].decode("utf-8", "replace")))
 
 
 def _command_info(name: bytes) -> bytes:
@@ -118,117 +174,6 @@ def cmd_command(cl, argv):
             out.append(_command_info(n.lower()) if n.lower() in COMMANDS else resp.NULL_ARRAY)
         return b"".join(out)
     return resp.error("ERR unknown subcommand '{}'. Try COMMAND HELP.".format(argv[1].decode("utf-8", "replace")))
-
-
-def _config_values(eng) -> dict[str, str]:
-    c = eng.config
-    return {
-        "port": str(c.port), "bind": c.bind, "dir": os.path.abspath(c.dir),
-        "appendonly": "yes" if c.appendonly else "no", "appendfsync": c.appendfsync,
-        "appendfilename": c.appendfilename, "dbfilename": c.dbfilename,
-        "save": "", "databases": "1", "maxmemory": "0", "hz": str(c.hz),
-        "replicaof": f"{c.replicaof[0]} {c.replicaof[1]}" if c.replicaof else "",
-        "repl-backlog-size": str(c.repl_backlog_size), "replica-read-only": "yes",
-        "proto-max-bulk-len": str(resp.MAX_BULK_LEN),
-        "client-query-buffer-limit": str(resp.MAX_QUERY_BUFFER),
-    }
-
-
-@command("config", -2, ADMIN)
-def cmd_config(cl, argv):
-    sub = argv[1].lower()
-    if sub == b"get":
-        if len(argv) < 3:
-            return arity_error(b"config|get")
-        values = _config_values(cl.engine)
-        flat = []
-        for pat in argv[2:]:
-            rx = glob_to_regex(pat.lower())
-            for k, v in values.items():
-                if rx.fullmatch(k.encode()) and k.encode() not in flat:
-                    flat += (k.encode(), v.encode())
-        return resp.array(flat)
-    if sub == b"set":
-        if len(argv) < 4 or len(argv) % 2:
-            return arity_error(b"config|set")
-        name = argv[2].lower()
-        if name == b"appendfsync" and argv[3].lower() in (b"always", b"everysec", b"no"):
-            return _set_fsync(cl.engine, argv[3].lower().decode())
-        return resp.error("ERR Unknown option or number of arguments for CONFIG SET - '{}'".format(argv[2].decode("utf-8", "replace")))
-    if sub == b"resetstat":
-        return resp.OK
-    return resp.error("ERR unknown subcommand '{}'. Try CONFIG HELP.".format(argv[1].decode("utf-8", "replace")))
-
-
-def _set_fsync(eng, policy: str) -> bytes:
-    from .aof import AofWriter
-    eng.config.appendfsync = policy
-    if eng.aof is not None:
-        eng.aof.close()
-        eng.aof = AofWriter(eng.aof_path, policy)
-    return resp.OK
-
-
-def _info_sections(eng) -> dict[str, list[str]]:
-    ks = eng.ks
-    now = time.time()
-    link = eng.master_link
-    repl = ["role:slave" if link is not None else "role:master"]
-    if link is not None:
-        repl += link.info_lines()
-    repl += eng.master.info_lines() if link is None else [
-        "connected_slaves:0", f"master_replid:{link.replid or eng.master.replid}",
-        f"master_repl_offset:{link.offset}"]
-    aof = eng.aof
-    return {
-        "server": [f"redis_version:{VERSION}", "redis_mode:standalone",
-                   f"process_id:{os.getpid()}", f"tcp_port:{eng.config.port}",
-                   f"uptime_in_seconds:{int(now - eng.start_time)}", f"hz:{eng.config.hz}"],
-        "clients": [f"connected_clients:{len(eng.clients)}",
-                    f"blocked_clients:{sum(1 for c in eng.clients if c.blocked)}"],
-        "memory": [f"used_memory:{_rss_bytes()}"],
-        "persistence": [
-            "loading:0", f"rdb_changes_since_last_save:{ks.dirty}",
-            f"rdb_bgsave_in_progress:{int('rdb' in eng.children.values())}",
-            f"rdb_last_save_time:{eng.last_save_time}",
-            f"aof_enabled:{int(aof is not None)}",
-            f"aof_rewrite_in_progress:{int('aof' in eng.children.values())}",
-            f"aof_current_size:{aof.size if aof else 0}",
-            f"aof_fsync_count:{aof.fsyncs if aof else 0}"],
-        "stats": [f"total_connections_received:{eng.stats['total_connections_received']}",
-                  f"total_commands_processed:{eng.commands_processed}",
-                  f"expired_keys:{ks.expired_keys}",
-                  f"sync_full:{eng.master.sync_full}",
-                  f"sync_partial_ok:{eng.master.sync_partial_ok}",
-                  f"sync_partial_err:{eng.master.sync_partial_err}",
-                  f"pubsub_channels:{len(eng.pubsub.channels)}",
-                  f"pubsub_patterns:{len(eng.pubsub.patterns)}"],
-        "replication": repl,
-        "keyspace": ([f"db0:keys={len(ks.data)},expires={len(ks.expires)},avg_ttl=0"]
-                     if ks.data else []),
-    }
-
-
-def _rss_bytes() -> int:
-    try:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except OSError:
-        return 0
-
-
-@command("info", -1)
-def cmd_info(cl, argv):
-    sections = _info_sections(cl.engine)
-    wanted = [a.decode("utf-8", "replace").lower() for a in argv[1:]]
-    if not wanted or any(w in ("all", "everything", "default") for w in wanted):
-        wanted = list(sections)
-    text = []
-    for name in wanted:
-        if name in sections:
-            text.append(f"# {name.capitalize()}\r\n" + "".join(
-                line + "\r\n" for line in sections[name]))
-    return resp.bulk("\r\n".join(text).encode())
 
 
 @command("save", 1, ADMIN)

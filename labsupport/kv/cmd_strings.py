@@ -45,10 +45,13 @@ def _invalid_expire(name: bytes) -> bytes:
 def cmd_set(cl, argv):
     ks = cl.ks
     key = argv[1]
-    if len(argv) == 3 and not ks.expires:
-        # The plain "SET key value" of benchmarks: no options, no deadlines anywhere.
+    eng = cl.engine
+    if len(argv) == 3 and not ks.expires and eng.stream_db == cl.db and not (
+            eng.watched or eng.hooks):
+        # The plain "SET key value" of benchmarks: no options, no deadlines anywhere, the
+        # streams already on this database, no WATCH or keyspace notification to feed.
         ks.data[key] = argv[2]
-        cl.engine._pending.append(argv)   # what propagate() does, without the call
+        eng._pending.append(argv)   # what propagate() does, without the call
         ks.dirty += 1
         return OK
     nx = xx = get = keepttl = False

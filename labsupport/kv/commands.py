@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 
+from . import glob as _glob
 from . import resp
 
 WRITE = 1       # changes the keyspace: refused on a read-only replica
@@ -85,46 +86,5 @@ def parse_int(b: bytes) -> int | None:
 
 
 def glob_to_regex(pattern: bytes) -> re.Pattern:
-    """Compile a Redis glob (``*``, ``?``, ``[a-z]``, ``[^x]``, ``\\`` escapes) to a regex."""
-    cached = _GLOBS.get(pattern)
-    if cached is not None:
-        return cached
-    out = bytearray()
-    i, n = 0, len(pattern)
-    while i < n:
-        c = pattern[i:i + 1]
-        if c == b"*":
-            out += b".*"
-        elif c == b"?":
-            out += b"."
-        elif c == b"\\" and i + 1 < n:
-            i += 1
-            out += re.escape(pattern[i:i + 1])
-        elif c == b"[":
-            j = i + 1
-            neg = j < n and pattern[j:j + 1] == b"^"
-            if neg:
-                j += 1
-            cls = bytearray()
-            while j < n and pattern[j:j + 1] != b"]":
-                if pattern[j:j + 1] == b"\\" and j + 1 < n:
-                    j += 1
-                    cls += re.escape(pattern[j:j + 1])
-                elif pattern[j:j + 1] == b"-" and cls and j + 1 < n and pattern[j + 1:j + 2] != b"]":
-                    cls += b"-"
-                else:
-                    cls += re.escape(pattern[j:j + 1])
-                j += 1
-            out += b"[" + (b"^" if neg else b"") + bytes(cls) + b"]" if cls else b"(?!)"
-            i = j
-        else:
-            out += re.escape(c)
-        i += 1
-    rx = re.compile(bytes(out), re.DOTALL)
-    if len(_GLOBS) > 1000:
-        _GLOBS.clear()
-    _GLOBS[pattern] = rx
-    return rx
-
-
-_GLOBS: dict[bytes, re.Pattern] = {}
+    """A Redis glob as a regex whose ``fullmatch`` matches in polynomial time (:mod:`.glob`)."""
+    return _glob.compile(pattern)

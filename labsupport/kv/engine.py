@@ -1,7 +1,15 @@
 """The server's core without sockets: clients, command dispatch in batches, propagation to the
-AOF and replicas, snapshots and AOF rewrites in forked children, the periodic cron.
+AOF and replicas, the periodic cron.
 
 Mirrors Redis's ``server.c`` (``processCommand``, ``call``, ``serverCron``, ``beforeSleep``).
+
+Where things are
+----------------
+* here: :class:`Engine`'s dispatch (:meth:`Engine.run_batch`, the path every command can take),
+  the end of a batch (replication, AOF group commit, replies), roles and the cron;
+* :mod:`.persistence`: recovery, SAVE, BGSAVE and BGREWRITEAOF in forked children (a mixin);
+* :mod:`.fastpath`: runs of one command shape (16 pipelined GETs, one SET) parsed and executed
+  column-wise, a measured optimisation of ``run_batch`` with the same replies and bytes on disk.
 
 Theory of operation
 -------------------
@@ -20,41 +28,51 @@ record what to replay with :meth:`Engine.propagate`. At the end of the batch:
 A handler may return :data:`BLOCKED` (WAIT): the rest of the batch, and anything the client
 sends meanwhile, waits in ``client.pending`` until :meth:`Client.unblock`.
 
-Snapshots (BGSAVE) and AOF rewrites fork, exactly like Redis: the child sees a copy-on-write
-image of the keyspace frozen at the fork and writes it out while the parent keeps serving.
+Time and chance are injected: ``clock_ms`` (key deadlines), ``time_s`` (wall seconds: INFO,
+LASTSAVE), ``monotonic`` (WAIT timeouts, replica lag) and ``rng`` (active expiry's sampling), so
+tests and the notebook drive them with fakes.
 """
 
 from __future__ import annotations
 
-import os
+import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..durable import fsync_dir, write_atomic
 from . import (  # noqa: F401
+    blocking,
+    clients,
     cmd_collections,
     cmd_keys,
     cmd_server,
     cmd_strings,
+    cmd_types,
+    databases,
+    fastpath,
+    multi,
+    notify,
     pubsub,
     replication,
     resp,
+    resp3,
     snapshot,
 )
-from .aof import AofWriter, load_aof
+from .aof import AofWriter
 from .commands import (
     BLOCKED,
     COMMANDS,
     LOOKUP,
     PUBSUB,
     WRITE,
-    WRONGTYPE,
     arity_error,
     unknown_command,
 )
 from .keyspace import Keyspace, wall_clock_ms
+from .persistence import Persistence
 from .replication import MasterState
-from .resp import NULL, OK, encode_command
+from .resp import encode_command
+from .settings import settings
 
 
 @dataclass
@@ -73,21 +91,18 @@ class Config:
     repl_backlog_size: int = 1024 * 1024
 
 
-GET_ENTRY = LOOKUP[b"GET"]
-SET_ENTRY = LOOKUP[b"SET"]
-_BULK_HEADS = [b"$%d" % n for n in range(4096)]   # "$n" by value length, for GET runs
-
-
 class Client:
     """One connection's state. ``write`` sends bytes to the peer (the I/O layer provides it)."""
 
     __slots__ = ("engine", "ks", "write", "closed", "subs", "psubs", "restricted", "is_master",
                  "replica_info", "listening_port", "blocked", "pending", "id", "push_direct",
-                 "close_after", "resp3", "held", "after_commit", "slow")
+                 "close_after", "resp3", "held", "after_commit", "slow", "db", "srv")
 
     def __init__(self, engine: Engine, write, is_master: bool = False) -> None:
         self.engine = engine
         self.ks = engine.ks
+        self.db = 0                      # SELECT index; ks is engine.dbs[db]
+        self.srv = None                  # .clients.ClientState: name, MULTI, WATCH, reply mode
         self.write = write
         self.closed = False
         self.subs: set[bytes] = set()
@@ -115,7 +130,8 @@ class Client:
         """Refresh the flag that sends commands through the slow checks."""
         self.restricted = bool(self.subs or self.psubs) or (
             self.engine.read_only and not self.is_master)
-        self.slow = self.restricted or self.resp3
+        self.slow = (self.restricted or self.resp3 or (self.srv is not None and self.srv.special)
+                     or bool(self.engine.hooks & notify.NEW))
 
     def unblock(self, reply: bytes) -> None:
         self.blocked = False
@@ -135,15 +151,32 @@ def _encode(cmd) -> bytes:
 _SUB_ALLOWED = "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
 
 
-class Engine:
+class Engine(Persistence):
     """Keyspace + dispatch + persistence + replication state of one server."""
 
-    def __init__(self, config: Config | None = None, clock_ms=wall_clock_ms) -> None:
+    def __init__(self, config: Config | None = None,
+                 clock_ms: Callable[[], int] = wall_clock_ms, *,
+                 time_s: Callable[[], float] = time.time,
+                 monotonic: Callable[[], float] = time.monotonic,
+                 rng: random.Random | None = None) -> None:
         self.config = config or Config()
-        self.ks = Keyspace(clock_ms)
-        self.ks.on_expire = self._on_expire
+        self.time_s = time_s
+        self.monotonic = monotonic
+        self.dbs = [Keyspace(clock_ms, rng=rng) for _ in range(databases.NUM_DBS)]
+        for i, ks in enumerate(self.dbs):
+            ks.on_expire = self.expire_hook(i)
+        self.ks = self.dbs[0]
+        self.exec_db = 0                 # database of the command being executed
+        self.stream_db = -1              # database the AOF / replication stream is on (SELECT)
+        self.watched: dict = {}          # (db, key) -> clients WATCHing it (.multi)
+        self.hooks = 0                   # keyspace-notification flags (.notify); 0: none
+        self.blocked_on: dict = {}       # (db, key) -> FIFO of .blocking.Waiter
+        self.waiters: dict = {}          # blocked client -> its Waiter
+        self.ready: list = []            # (db, key) written while someone waits on it
+        self.ready_set: set = set()
+        self.serving = False
         self.pubsub = pubsub.Registry()
-        self.master = MasterState(self.config.repl_backlog_size)
+        self.master = MasterState(self.config.repl_backlog_size, monotonic=monotonic)
         self.master_link = None          # set by the replica side (.replica.MasterLink)
         self.read_only = False
         self.clients: set[Client] = set()
@@ -159,8 +192,8 @@ class Engine:
         self.rewrite_buf: list[bytes] | None = None
         self.stats = {"total_commands_processed": 0, "total_connections_received": 0,
                       "rdb_saves": 0, "aof_rewrites": 0}
-        self.last_save_time = int(time.time())
-        self.start_time = time.time()
+        self.last_save_time = int(time_s())
+        self.start_time = time_s()
         self.load_report = ""
         self.loaded_aux: dict = {}
         self._ack_tick = 0
@@ -169,6 +202,7 @@ class Engine:
 
     def new_client(self, write, is_master: bool = False) -> Client:
         cl = Client(self, write, is_master)
+        clients.on_connect(cl)
         self.clients.add(cl)
         self.stats["total_connections_received"] += 1
         return cl
@@ -177,6 +211,10 @@ class Engine:
         cl.closed = True
         self.clients.discard(cl)
         self.pubsub.drop_client(cl)
+        if cl.srv is not None:
+            multi.unwatch_all(cl)
+        if cl.blocked and cl in self.waiters:
+            blocking.drop(self, cl)
         if cl.replica_info is not None and cl.replica_info in self.master.replicas:
             self.master.replicas.remove(cl.replica_info)
 
@@ -186,119 +224,53 @@ class Engine:
             cl.pending.extend(cmds)
             return
         out = []
-        append = out.append
         get = LOOKUP.get
-        ks = self.ks
-        data_get = ks.data.get
         i = 0
-        get_entry = GET_ENTRY
-        fast = not cl.slow and not ks.expires
+        self.exec_db = cl.db
         for argv in cmds:
             i += 1
             entry = get(argv[0])           # exact-case hit for "GET"/"get"; else fold case
-            if entry is get_entry and fast and len(argv) == 2:
-                # GET inlined: in CPython a function call costs about as much as the lookup
-                # itself, and GET is most of what a cache serves (same logic as cmd_get,
-                # for the common case: no deadlines anywhere, an ordinary RESP2 client).
-                v = data_get(argv[1])
-                if v is None:
-                    append(NULL)
-                elif type(v) is bytes:
-                    append(b"$%d\r\n%s\r\n" % (len(v), v))
-                else:
-                    append(WRONGTYPE)
-                continue
             if entry is None:
                 entry = get(argv[0].lower())
                 if entry is None:
-                    append(unknown_command(argv))
+                    out.append(unknown_command(argv))
+                    if cl.slow:
+                        multi.flag_error(cl)   # inside MULTI: EXEC aborts
                     continue
             fn, arity, flags = entry
             n = len(argv)
             if n != arity and (arity > 0 or n < -arity):
-                append(arity_error(argv[0]))
+                out.append(arity_error(argv[0]))
+                if cl.slow:
+                    multi.flag_error(cl)
                 continue
             r = self._slow_call(cl, fn, flags, argv) if cl.slow else fn(cl, argv)
-            # the command may have changed what the GET shortcut relies on (SUBSCRIBE, HELLO,
-            # a SET with a deadline): re-check
-            fast = not cl.slow and not ks.expires
             if r is BLOCKED:
                 cl.blocked = True
                 cl.pending = list(cmds[i:])
                 break
-            append(r)
+            out.append(r)
         self.commands_processed += i
         self._end_batch(cl, b"".join(out) if out else b"")
 
-    def run_run(self, cl: Client, name: bytes, cols: list, read: bytes) -> None:
-        """A read that is one run of a single command shape (``CommandParser.feed_run``).
-
-        Runs of plain GETs and of plain ``SET key value`` are executed column-wise, with a few
-        C-level calls for the whole run instead of a dispatch per command: the values come
-        from one ``map`` over the keys, the reply is one ``join``, the AOF/replication record
-        of a SET run is the read itself (its bytes *are* the commands' RESP encoding). Other
-        runs, and any client or keyspace state the shortcut does not cover (deadlines,
-        subscribed mode, a read-only replica, RESP3, a blocked client), go through
-        :meth:`run_batch` with the same replies.
-        """
-        ks = self.ks
-        entry = LOOKUP.get(name)
-        if not (cl.slow or cl.blocked or ks.expires) and entry is not None:
-            if entry is GET_ENTRY and len(cols) == 1:
-                keys = cols[0]
-                if len(keys) == 1:   # unpipelined: one GET, as run_batch's inlined GET
-                    v = ks.data.get(keys[0])
-                    self.commands_processed += 1
-                    self._end_batch(cl, NULL if v is None else b"$%d\r\n%s\r\n" % (len(v), v)
-                                    if type(v) is bytes else WRONGTYPE)
-                    return
-                vals = list(map(ks.data.get, keys))
-                try:   # None (missing), a hash or list (WRONGTYPE), a long value: TypeError etc.
-                    items = [b""] * (2 * len(vals) + 1)
-                    items[0:-1:2] = map(_BULK_HEADS.__getitem__, map(len, vals))
-                    items[1::2] = vals
-                    reply = b"\r\n".join(items)
-                except (TypeError, IndexError):
-                    reply = b"".join([
-                        NULL if v is None else
-                        b"$%d\r\n%s\r\n" % (len(v), v) if type(v) is bytes else WRONGTYPE
-                        for v in vals])
-                self.commands_processed += len(vals)
-                if self._pending or cl.held is not None:
-                    self._end_batch(cl, reply)
-                else:
-                    cl.write(reply)
-                return
-            if entry is SET_ENTRY and len(cols) == 2:
-                keys, vals = cols
-                k = len(keys)
-                if k == 1:
-                    ks.data[keys[0]] = vals[0]
-                else:
-                    ks.data.update(zip(keys, vals))
-                ks.dirty += k
-                self.commands_processed += k
-                if (self.defer is None or self.aof is None or self.master.backlog is not None
-                        or self._pending):
-                    self._pending.append(read)   # already RESP: logged and replicated as is
-                    self._end_batch(cl, OK * k)
-                    return
-                # The usual case (AOF on, no replicas): what _end_batch does, inlined.
-                self._aof_cmds.append(read)
-                held = cl.held
-                if held is None:
-                    cl.held = [OK * k]
-                    self._held.append(cl)
-                else:
-                    held.append(OK * k)
-                if not self._commit_scheduled:
-                    self._commit_scheduled = True
-                    self.defer(self._commit)
-                return
-        self.run_batch(cl, [[name, *args] for args in zip(*cols)])
+    # A read that is one run of a single command shape: see .fastpath (a measured shortcut).
+    run_run = fastpath.run_run
 
     def _end_batch(self, cl: Client, reply: bytes) -> None:
         """After a batch: replicate and log its writes, then send (or hold) its replies."""
+        if self.ready:   # keys that blocked clients wait on were written: serve them first
+            blocking.serve(self)
+        if self._pending:
+            self.flush_propagation(cl)
+        if reply:
+            if cl.held is not None:
+                cl.held.append(reply)
+            else:
+                cl.write(reply)
+
+    def flush_propagation(self, cl: Client) -> None:
+        """Hand the writes recorded so far to the replicas and the AOF (end of a batch, and
+        WAIT, which must count the writes pipelined before it in the same batch)."""
         pending = self._pending
         if pending:
             if self.master.backlog is not None:
@@ -318,16 +290,6 @@ class Engine:
                 else:
                     self._aof_write(b"".join(map(_encode, pending)))
             pending.clear()
-        if reply:
-            if cl.held is not None:
-                cl.held.append(reply)
-            else:
-                cl.write(reply)
-
-    def _aof_write(self, data: bytes, sync: bool = True) -> None:
-        self.aof.write(data, sync=sync)
-        if self.rewrite_buf is not None:
-            self.rewrite_buf.append(data)
 
     def _commit(self) -> None:
         """End of the turn: one AOF write (+ fdatasync under always), then the held replies."""
@@ -351,14 +313,21 @@ class Engine:
         if cl.restricted:
             refused = self._refuse(cl, flags, argv)
             if refused is not None:
+                if cl.srv is not None:
+                    multi.flag_error(cl)
                 return refused
+        if self.hooks & notify.NEW and flags & WRITE:   # "new key" notifications are on
+            fn = notify.tracking_new(fn)
+        srv = cl.srv
+        if srv is not None and srv.special:   # AUTH pending, MULTI queueing, CLIENT REPLY
+            return clients.call(cl, fn, flags, argv)
         r = fn(cl, argv)
         if cl.resp3 and r is not BLOCKED:
-            r = resp.to_resp3(argv[0], r)
+            r = resp3.adapt(argv[0], r, argv)
         return r
 
     def _refuse(self, cl: Client, flags: int, argv) -> bytes | None:
-        if (cl.subs or cl.psubs) and not flags & PUBSUB:
+        if (cl.subs or cl.psubs) and not flags & PUBSUB and not cl.resp3:   # RESP3: any command
             return resp.error(_SUB_ALLOWED % argv[0].lower().decode("utf-8", "replace"))
         if flags & WRITE and self.read_only and not cl.is_master:
             return b"-READONLY You can't write against a read only replica.\r\n"
@@ -370,12 +339,32 @@ class Engine:
         ``_pending`` holds argument lists, or ``bytes`` already in RESP (a run of SETs
         recorded as the read that carried it); :func:`_encode` turns either into RESP.
         """
+        db = self.exec_db
+        if db != self.stream_db:   # a write in another database than the previous one
+            self.stream_db = db
+            self._pending.append([b"SELECT", b"%d" % db])
         self._pending.append(argv)
-        self.ks.dirty += 1
+        self.dbs[db].dirty += 1
+        if self.watched:
+            multi.touch_propagated(self, db, argv)
+        if self.blocked_on:
+            blocking.signal(self, db, argv)
+        if self.hooks:
+            notify.notify_propagated(self.pubsub, self.hooks, db, argv)
 
-    def _on_expire(self, key: bytes) -> None:
-        # An expired key is deleted here, so the AOF and the replicas must delete it too.
-        self._pending.append([b"DEL", key])
+    def expire_hook(self, db: int):
+        """The expiry callback of database ``db``: an expired key is deleted here, so the AOF
+        and the replicas must delete it too; watchers and notification subscribers learn it."""
+        def expired(key: bytes) -> None:
+            if db != self.stream_db:
+                self.stream_db = db
+                self._pending.append([b"SELECT", b"%d" % db])
+            self._pending.append([b"DEL", key])
+            if self.watched:
+                multi.touch(self, db, key)
+            if self.hooks:
+                notify.notify(self.pubsub, self.hooks, db, notify.EXPIRED, b"expired", key)
+        return expired
 
     def flush_expired(self) -> None:
         """Log and replicate the DELs produced by active expiry outside any client batch."""
@@ -417,7 +406,8 @@ class Engine:
         self.master.replicas.clear()
         self.config.replicaof = (host, port)
         self.read_only = True
-        self.ks.is_replica = True
+        for ks in self.dbs:
+            ks.is_replica = True
         self.master_link = MasterLink(self, host, port, replid, offset)
         self.master_link.start()
         for c in self.clients:
@@ -433,7 +423,8 @@ class Engine:
             self.master.offset = max(link.offset, 0)
         self.config.replicaof = None
         self.read_only = False
-        self.ks.is_replica = False
+        for ks in self.dbs:
+            ks.is_replica = False
         for c in self.clients:
             c.update_mode()
 
@@ -441,161 +432,20 @@ class Engine:
 
     def cron(self) -> None:
         """Every 1/hz s: active expiry, finished children, WAIT timeouts."""
-        if not self.read_only:
-            self.ks.active_expire_cycle(time_budget_ms=1000.0 / self.config.hz / 4)
+        if not self.read_only and settings(self)["active_expire"]:
+            budget = 1000.0 / self.config.hz / 4
+            for ks in self.dbs:
+                if ks.expires:
+                    ks.active_expire_cycle(time_budget_ms=budget)
             self.flush_expired()
         if self.children:
             self._reap_children()
         self.master.check_waiters()
+        if self.waiters:
+            blocking.expire(self)
         link = self.master_link
         if link is not None:
             self._ack_tick += 1
             if self._ack_tick >= self.config.hz:   # REPLCONF ACK once a second
                 self._ack_tick = 0
                 link.send_ack(now=True)
-
-    # ------------------------------------------------------------ persistence
-
-    @property
-    def aof_path(self) -> str:
-        return os.path.join(self.config.dir, self.config.appendfilename)
-
-    @property
-    def dump_path(self) -> str:
-        return os.path.join(self.config.dir, self.config.dbfilename)
-
-    def start(self) -> str:
-        """Recover the dataset from disk and open the AOF; returns what was loaded."""
-        os.makedirs(self.config.dir, exist_ok=True)
-        report = "empty dataset"
-        if self.config.appendonly and os.path.exists(self.aof_path):
-            rep = load_aof(self.aof_path, self.apply)
-            self._pending.clear()
-            report = rep.describe()
-        elif os.path.exists(self.dump_path):
-            with open(self.dump_path, "rb") as f:
-                aux, entries = snapshot.load(f.read(), self.config.dbfilename)
-            n = snapshot.restore(self.ks, entries)
-            self.loaded_aux = aux
-            report = f"snapshot loaded: {n} keys"
-        if self.config.appendonly:
-            fresh = not os.path.exists(self.aof_path)
-            self.aof = AofWriter(self.aof_path, self.config.appendfsync)
-            if fresh and len(self.ks):
-                self.rewrite_aof_sync()
-        self.ks.dirty = 0
-        self.load_report = report
-        return report
-
-    def snapshot_bytes(self) -> bytes:
-        aux = {"repl_id": self.master.replid, "repl_offset": self.master.offset}
-        link = self.master_link
-        if link is not None and link.replid:
-            aux = {"repl_id": link.replid, "repl_offset": link.offset}
-        return snapshot.dump(self.ks.items_with_deadlines(), aux)
-
-    def save(self) -> None:
-        write_atomic(self.dump_path, self.snapshot_bytes())
-        self.ks.dirty = 0
-        self.last_save_time = int(time.time())
-        self.stats["rdb_saves"] += 1
-
-    def bgsave(self) -> bool:
-        if "rdb" in self.children.values():
-            return False
-        pid = os.fork()
-        if pid == 0:  # child: write the frozen image and leave without running any cleanup
-            code = 0
-            try:
-                write_atomic(self.dump_path, self.snapshot_bytes())
-            except BaseException:
-                code = 1
-            os._exit(code)
-        self.children[pid] = "rdb"
-        return True
-
-    def aof_image(self) -> bytes:
-        """The current dataset as the shortest list of commands that rebuilds it."""
-        parts = []
-        enc = resp.encode_command
-        for key, value, deadline in self.ks.items_with_deadlines():
-            t = type(value)
-            if t is bytes:
-                parts.append(enc([b"SET", key, value]))
-            elif t is dict:
-                flat = [b"HSET", key]
-                for f, v in value.items():
-                    flat += (f, v)
-                parts.append(enc(flat))
-            else:
-                parts.append(enc([b"RPUSH", key, *value]))
-            if deadline != -1:
-                parts.append(enc([b"PEXPIREAT", key, b"%d" % deadline]))
-        return b"".join(parts)
-
-    def rewrite_aof_sync(self) -> None:
-        write_atomic(self.aof_path, self.aof_image())
-        if self.aof is not None:
-            self.aof.swap(self.aof_path)
-
-    def bgrewriteaof(self) -> bool:
-        if "aof" in self.children.values():
-            return False
-        tmp = self.aof_path + ".rewrite"
-        self.rewrite_buf = []
-        pid = os.fork()
-        if pid == 0:
-            code = 0
-            try:
-                write_atomic(tmp, self.aof_image())
-            except BaseException:
-                code = 1
-            os._exit(code)
-        self.children[pid] = "aof"
-        return True
-
-    def _reap_children(self) -> None:
-        for pid, kind in list(self.children.items()):
-            done, status = os.waitpid(pid, os.WNOHANG)
-            if done == 0:
-                continue
-            del self.children[pid]
-            ok = os.waitstatus_to_exitcode(status) == 0
-            if kind == "rdb" and ok:
-                self.last_save_time = int(time.time())
-                self.stats["rdb_saves"] += 1
-            elif kind == "aof":
-                self._finish_rewrite(ok)
-
-    def _finish_rewrite(self, ok: bool) -> None:
-        buf, self.rewrite_buf = self.rewrite_buf, None
-        tmp = self.aof_path + ".rewrite"
-        if not ok or self.aof is None:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            return
-        # Writes made while the child worked are in the old AOF and in buf: append buf to the
-        # new file, make it durable, then atomically replace the old file.
-        with open(tmp, "ab") as f:
-            for chunk in buf:
-                f.write(chunk)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.aof_path)
-        fsync_dir(self.config.dir)
-        self.aof.swap(self.aof_path)
-        self.stats["aof_rewrites"] += 1
-
-    def wait_children(self, timeout_s: float = 30.0) -> None:
-        """Block until background saves/rewrites finish (tests, shutdown)."""
-        end = time.monotonic() + timeout_s
-        while self.children and time.monotonic() < end:
-            self._reap_children()
-            time.sleep(0.005)
-
-    def shutdown(self) -> None:
-        self._commit()
-        self.wait_children()
-        if self.aof is not None:
-            self.aof.close()
-            self.aof = None

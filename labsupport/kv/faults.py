@@ -1,8 +1,12 @@
-"""Fault scenarios the notebook's *Break it* section runs (the tests run their own copies).
+"""Fault scenarios the notebook's *Break it* section runs, and the tests assert on.
+
+One implementation for both: ``tests/test_kv_persistence.py`` and ``tests/test_kv_replication.py``
+call these functions and check their results, so the notebook shows what the tests check.
 
 * :func:`kill9_under_writes`: several writer threads hammer a server started from the command
-  line; the server is killed with SIGKILL mid-stream, restarted on the same directory, and every
-  write that had been acknowledged is looked up.
+  line; the server is killed with SIGKILL mid-stream once ``min_acked`` writes were acknowledged
+  (a :class:`TimeoutError` if that takes over ``timeout_s``), restarted on the same directory, and
+  every write that had been acknowledged is looked up.
 * :func:`replica_catch_up`: a master and a replica as processes; the replica is killed (SIGKILL
   or SIGTERM), the master keeps taking writes, the replica restarts and catches up; returns the
   offsets and how it resynchronised (full or partial).
@@ -26,10 +30,11 @@ class Kill9Result:
     recovered: int
     lost: int
     load_report: str
+    lost_keys: tuple[bytes, ...] = ()    # the first few acknowledged keys that are missing
 
 
 def kill9_under_writes(workdir: str, appendfsync: str = "always", writers: int = 4,
-                       min_acked: int = 300) -> Kill9Result:
+                       min_acked: int = 300, timeout_s: float = 30.0) -> Kill9Result:
     acked: list[list[bytes]] = [[] for _ in range(writers)]
     stop = threading.Event()
 
@@ -49,19 +54,21 @@ def kill9_under_writes(workdir: str, appendfsync: str = "always", writers: int =
         threads = [threading.Thread(target=writer, args=(i, srv.port)) for i in range(writers)]
         for t in threads:
             t.start()
-        deadline = time.monotonic() + 30
-        while sum(map(len, acked)) < min_acked and time.monotonic() < deadline:
-            time.sleep(0.005)
-        srv.kill9()
-        stop.set()
-        for t in threads:
-            t.join(10)
+        try:
+            wait_until(lambda: sum(map(len, acked)) >= min_acked, timeout_s, poll_s=0.005)
+        finally:
+            srv.kill9()
+            stop.set()
+            for t in threads:
+                t.join(10)
     keys = [k for part in acked for k in part]
     with kv_process(workdir, appendonly=True) as again, RawClient(again.port) as c:
-        present = c.call(b"EXISTS", *keys) if keys else 0
+        present = set(c.call(b"KEYS", b"w*"))
         report = again.log_text().splitlines()[0]
     report = report.split("(", 1)[1].rsplit(";", 2)[0] if "(" in report else report
-    return Kill9Result(appendfsync, len(keys), present, len(keys) - present, report)
+    lost = [k for k in keys if k not in present]
+    return Kill9Result(appendfsync, len(keys), len(keys) - len(lost), len(lost), report,
+                       tuple(lost[:5]))
 
 
 def info(c: RawClient, section: str = "replication") -> dict[str, str]:
@@ -70,13 +77,15 @@ def info(c: RawClient, section: str = "replication") -> dict[str, str]:
     return dict(line.split(":", 1) for line in text.split("\r\n") if ":" in line)
 
 
-def wait_until(pred, timeout_s: float = 15.0):
+def wait_until(pred, timeout_s: float = 15.0, poll_s: float = 0.02):
+    """Poll ``pred`` until it is true (returns its value) or raise TimeoutError after
+    ``timeout_s`` of real time (processes and sockets: the machine's clock is the one)."""
     end = time.monotonic() + timeout_s
     while time.monotonic() < end:
         v = pred()
         if v:
             return v
-        time.sleep(0.02)
+        time.sleep(poll_s)
     raise TimeoutError(f"condition not reached within {timeout_s:.1f} s")
 
 

@@ -5,8 +5,9 @@ Mirrors Redis's ``db.c`` (lookup with lazy expiry) and ``expire.c`` (the active 
 Theory of operation
 -------------------
 * ``data`` maps a key (``bytes``) to its value: ``bytes`` for a string, ``dict`` for a hash,
-  ``collections.deque`` for a list. The Python type *is* the Redis type, so a type check is one
-  ``type(v) is bytes`` on the hot path.
+  ``collections.deque`` for a list, ``set`` for a set, :class:`.skiplist.ZSet` for a sorted
+  set. The Python type *is* the Redis type, so a type check is one ``type(v) is bytes`` on the
+  hot path.
 * ``expires`` maps the keys that have a TTL to their absolute deadline in Unix milliseconds.
   Keys without a TTL cost nothing here. Invariant: every key of ``expires`` is in ``data``.
 * Lazy expiry: every read goes through :meth:`lookup`, which deletes a key whose deadline has
@@ -29,6 +30,8 @@ import random
 import time
 from collections import deque
 from collections.abc import Callable
+
+from .skiplist import ZSet
 
 
 def wall_clock_ms() -> int:
@@ -57,6 +60,11 @@ class Keyspace:
 
     def __len__(self) -> int:
         return len(self.data)
+
+    @property
+    def rng(self) -> random.Random:
+        """The injected random source (active expiry, SPOP, RANDOMKEY, ZRANDMEMBER...)."""
+        return self._rng
 
     # ------------------------------------------------------------ reads
 
@@ -190,4 +198,8 @@ def type_name(value) -> bytes:
         return b"hash"
     if t is deque:
         return b"list"
+    if t is set:
+        return b"set"
+    if t is ZSet:
+        return b"zset"
     return b"none"

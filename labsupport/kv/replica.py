@@ -27,10 +27,10 @@ The replica sends ``REPLCONF ACK <offset>`` every second and after a batch conta
 from __future__ import annotations
 
 import asyncio
-import time
 
 from . import snapshot
-from .resp import CommandParser, encode_command
+from .fastpath import FastCommandParser
+from .resp import encode_command
 
 
 class MasterLink(asyncio.Protocol):
@@ -47,10 +47,10 @@ class MasterLink(asyncio.Protocol):
         self.closed = False
         self.buf = bytearray()
         self.need = 0
-        self.parser: CommandParser | None = None
+        self.parser: FastCommandParser | None = None
         self.client = engine.new_client(lambda data: None, is_master=True)
         self.ack_requested = False
-        self.last_io = time.monotonic()
+        self.last_io = self.engine.monotonic()
         self.full_syncs = 0
         self.partial_syncs = 0
         self._task: asyncio.Task | None = None
@@ -105,7 +105,7 @@ class MasterLink(asyncio.Protocol):
             self._lost.set_result(None)
 
     def data_received(self, data: bytes) -> None:
-        self.last_io = time.monotonic()
+        self.last_io = self.engine.monotonic()
         if self.state == "stream":
             self._stream(data)
             return
@@ -145,15 +145,15 @@ class MasterLink(asyncio.Protocol):
             if len(parts) > 1:
                 self.replid = parts[1].decode()
             self.state = "stream"
-            self.parser = CommandParser(inline=False)
+            self.parser = FastCommandParser(inline=False)
             self.partial_syncs += 1
         # +PONG, +OK of the first three commands (and any -ERR to REPLCONF capa) are skipped
 
     def _load(self, image: bytes) -> None:
         eng = self.engine
         _aux, entries = snapshot.load(image, "full sync payload")
-        snapshot.restore(eng.ks, entries)
-        self.parser = CommandParser(inline=False)
+        snapshot.restore_all(eng.dbs, entries)   # the master's image replaces every database
+        self.parser = FastCommandParser(inline=False)
         if eng.aof is not None:
             eng.rewrite_aof_sync()   # the AOF must describe the new dataset
 
@@ -183,7 +183,7 @@ class MasterLink(asyncio.Protocol):
         return [
             f"master_host:{self.host}", f"master_port:{self.port}",
             "master_link_status:%s" % ("up" if up else "down"),
-            f"master_last_io_seconds_ago:{int(time.monotonic() - self.last_io)}",
+            f"master_last_io_seconds_ago:{int(self.engine.monotonic() - self.last_io)}",
             f"master_sync_in_progress:{int(self.state in ('bulk-len', 'bulk'))}",
             f"slave_read_repl_offset:{self.offset}",
             f"slave_repl_offset:{self.offset}",

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Callable
 
 from . import resp, snapshot
 from .commands import ADMIN, BLOCKED, NOT_INT, SYNTAX, command, parse_int
@@ -38,18 +39,20 @@ class ReplicaInfo:
 
     __slots__ = ("client", "port", "ack_offset", "ack_time", "state")
 
-    def __init__(self, client, port: int) -> None:
+    def __init__(self, client, port: int, now: float) -> None:
         self.client = client
         self.port = port
         self.ack_offset = 0
-        self.ack_time = time.monotonic()
+        self.ack_time = now                # monotonic seconds of the last ACK (INFO lag)
         self.state = "online"
 
 
 class MasterState:
     """Offsets, backlog and connected replicas of this server as a master."""
 
-    def __init__(self, backlog_size: int = 1024 * 1024) -> None:
+    def __init__(self, backlog_size: int = 1024 * 1024,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.monotonic = monotonic       # WAIT deadlines and replica lag (injected: fake time)
         self.replid = secrets.token_hex(20)
         self.offset = 0
         self.backlog_size = backlog_size
@@ -86,7 +89,7 @@ class MasterState:
     def check_waiters(self, now: float | None = None) -> None:
         if not self.waiters:
             return
-        now = time.monotonic() if now is None else now
+        now = self.monotonic() if now is None else now
         keep = []
         for cl, target, need, deadline in self.waiters:
             n = self.acked(target)
@@ -98,7 +101,7 @@ class MasterState:
 
     def info_lines(self) -> list[str]:
         lines = [f"connected_slaves:{len(self.replicas)}"]
-        now = time.monotonic()
+        now = self.monotonic()
         for i, r in enumerate(self.replicas):
             lines.append(f"slave{i}:ip=127.0.0.1,port={r.port},state={r.state},offset={r.ack_offset},lag={int(now - r.ack_time)}")
         hist = len(self.backlog) if self.backlog is not None else 0
@@ -130,7 +133,7 @@ def cmd_replconf(cl, argv):
             off = parse_int(argv[i + 1])
             if info is not None and off is not None:
                 info.ack_offset = max(info.ack_offset, off)
-                info.ack_time = time.monotonic()
+                info.ack_time = eng.master.monotonic()
                 eng.master.check_waiters()
             return b""   # ACKs get no reply
         elif opt == b"getack":
@@ -149,7 +152,7 @@ def cmd_psync(cl, argv):
         m.backlog = bytearray()
         m.first_byte_offset = m.offset + 1
     want = parse_int(argv[2])
-    cl.replica_info = ReplicaInfo(cl, getattr(cl, "listening_port", 0))
+    cl.replica_info = ReplicaInfo(cl, getattr(cl, "listening_port", 0), m.monotonic())
     cl.push_direct = True
     if (argv[1].decode("ascii", "replace") == m.replid and want is not None
             and m.first_byte_offset <= want <= m.offset + 1):
@@ -160,8 +163,8 @@ def cmd_psync(cl, argv):
     if argv[1] != b"?":
         m.sync_partial_err += 1
     m.sync_full += 1
-    image = snapshot.dump(eng.ks.items_with_deadlines(),
-                          {"repl_id": m.replid, "repl_offset": m.offset})
+    eng.stream_db = -1   # the stream after the image starts with a SELECT
+    image = snapshot.dump_dbs(eng.dbs, {"repl_id": m.replid, "repl_offset": m.offset})
     m.replicas.append(cl.replica_info)
     return (b"+FULLRESYNC %s %d\r\n" % (m.replid.encode(), m.offset)
             + b"$%d\r\n" % len(image) + image)
@@ -177,12 +180,13 @@ def cmd_wait(cl, argv):
     eng = cl.engine
     if eng.master_link is not None:
         return b"-ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.\r\n"
+    eng.flush_propagation(cl)   # the writes pipelined before WAIT count
     m = eng.master
     target = m.offset
     n = m.acked(target)
     if n >= need or not m.replicas:
         return b":%d\r\n" % n
     m.feed(GETACK)
-    deadline = None if timeout == 0 else time.monotonic() + timeout / 1000.0
+    deadline = None if timeout == 0 else m.monotonic() + timeout / 1000.0
     m.waiters.append((cl, target, need, deadline))
     return BLOCKED   # the reply comes from check_waiters

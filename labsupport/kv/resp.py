@@ -16,7 +16,10 @@ type; double and single quotes group words, ``"\\x41"`` style escapes work insid
 so far as a list of ``bytes`` arguments. An incomplete tail is normal control flow: it is kept and
 completed by the next :meth:`CommandParser.feed`. Only the pending tail is ever re-scanned, and a
 large bulk string that is still arriving is not re-scanned at all: the parser remembers how many
-bytes it needs (``_need``) and only joins the chunks once they are all there.
+bytes it needs (``_need``) and only joins the chunks once they are all there. This module's
+parser reads every command the careful way (:meth:`CommandParser._parse`: find the CRLF, read
+the length, take the bytes); the server runs :class:`.fastpath.FastCommandParser`, the same
+parser with a measured shortcut for reads that are runs of whole commands.
 
 A malformed or oversized request sets :attr:`CommandParser.error` to a :class:`ProtocolError`
 whose message is the one Redis sends (``Protocol error: invalid bulk length``...). Commands parsed
@@ -80,56 +83,6 @@ class CommandParser:
         """Bytes received but not yet part of a complete command."""
         return self._have
 
-    def feed_run(self, data: bytes):
-        """:meth:`feed` for the server's reads, with a shortcut for the commonest read.
-
-        A read that is exactly ``k`` complete commands of one shape (16 pipelined GETs, one
-        SET: the same name, the same number of arguments, nothing pending before it) comes
-        back as a tuple ``(name, columns, data)``: ``columns[j]`` is the list of the ``k``
-        values of argument ``j + 1``, ``data`` the read itself. The run is cut with strided slices of one ``split``, column by
-        column, so no per-command list is built. Anything else returns what :meth:`feed`
-        returns, from the same split.
-        """
-        if self._have or self.error is not None or type(data) is not bytes:
-            return self.feed(data)
-        parts = data.split(b"\r\n")
-        last = len(parts) - 1
-        count = _COUNTS.get(parts[0])
-        if count is not None and count > 1 and not parts[last]:
-            stride = 1 + 2 * count
-            lens = _LENS.get
-            if last == stride:   # a single command (unpipelined): unrolled for GET and SET
-                if count == 2:
-                    if lens(parts[1]) == len(parts[2]) and lens(parts[3]) == len(parts[4]):
-                        self.consumed += len(data)
-                        return parts[2], [[parts[4]]], data
-                elif count == 3 and (lens(parts[1]) == len(parts[2])
-                                     and lens(parts[3]) == len(parts[4])
-                                     and lens(parts[5]) == len(parts[6])):
-                    self.consumed += len(data)
-                    return parts[2], [[parts[4]], [parts[6]]], data
-                return self.feed(data, parts)
-            k, rem = divmod(last, stride)
-            # the same "*N" heads every command, the same "$n" + name follows each one
-            if (not rem and parts[0:last:stride].count(parts[0]) == k
-                    and parts[1:last:stride].count(parts[1]) == k
-                    and parts[2:last:stride].count(parts[2]) == k
-                    and _LENS.get(parts[1]) == len(parts[2])):
-                cols = []
-                for j in range(1, count):
-                    col = parts[2 + 2 * j:last:stride]
-                    heads = parts[1 + 2 * j:last:stride]
-                    if heads.count(heads[0]) == k:   # one "$n" for the column (fixed-width keys)
-                        if list(map(len, col)) != [lens(heads[0])] * k:
-                            break
-                    elif list(map(lens, heads)) != list(map(len, col)):
-                        break
-                    cols.append(col)
-                else:
-                    self.consumed += len(data)
-                    return parts[2], cols, data
-        return self.feed(data, parts)
-
     def feed(self, data: bytes, _parts: list | None = None) -> list[list[bytes]]:
         if self.error is not None:
             return []
@@ -168,64 +121,12 @@ class CommandParser:
         self.error = ProtocolError("Protocol error: " + message, self.consumed + offset)
 
     def _fast(self, buf: bytes, out: list, parts: list | None = None) -> int:
-        """Fast path for the common case; returns the byte offset where it stopped.
+        """A shortcut over the start of ``buf``; returns where :meth:`_parse` takes over.
 
-        Splits the whole read on CRLF once (one C-level pass), then takes each multibulk
-        command's arguments as a strided slice of the tokens and only checks that every
-        ``$len`` matches its token. It stops, leaving the rest to :meth:`_parse`, at the first
-        thing it cannot vouch for: an inline command, an incomplete command, a value that
-        itself contains CRLF (its length will not match), anything malformed.
+        None here: every byte goes through :meth:`_parse`. The server's parser
+        (:class:`.fastpath.FastCommandParser`) overrides it with a measured shortcut.
         """
-        if parts is None:              # feed_run may have split this read already
-            parts = buf.split(b"\r\n")
-        last = len(parts) - 1          # parts[last] has no CRLF after it: never complete
-        i = 0
-        append = out.append
-        counts, lens = _COUNTS.get, _LENS.get
-        count = counts(parts[0])
-        if count is not None and last > 2 * (stride := 1 + 2 * count):
-            # A pipelined read is often a run of commands of one shape (16 GETs, 100 SETs):
-            # check and cut the whole run column by column with strided slices, in C.
-            k = last // stride
-            end = k * stride
-            if parts[0:end:stride].count(parts[0]) == k:
-                cols = []
-                for j in range(count):
-                    col = parts[2 + 2 * j:end:stride]
-                    if list(map(lens, parts[1 + 2 * j:end:stride])) != list(map(len, col)):
-                        break
-                    cols.append(col)
-                else:
-                    out.extend(map(list, zip(*cols)))
-                    i = end
-        while i < last:
-            count = counts(parts[i])   # "*1".."*64" only; anything else -> careful path
-            if count is None:
-                break
-            end = i + 1 + 2 * count
-            if end > last:
-                break
-            # every "$n" token must be a known length equal to its argument's length
-            if count == 2:     # GET key, the commonest shape: unrolled
-                a, b = parts[i + 2], parts[i + 4]
-                if lens(parts[i + 1]) != len(a) or lens(parts[i + 3]) != len(b):
-                    break
-                append([a, b])
-            elif count == 3:   # SET key value
-                a, b, c = parts[i + 2], parts[i + 4], parts[i + 6]
-                if (lens(parts[i + 1]) != len(a) or lens(parts[i + 3]) != len(b)
-                        or lens(parts[i + 5]) != len(c)):
-                    break
-                append([a, b, c])
-            else:
-                args = parts[i + 2:end:2]
-                if list(map(lens, parts[i + 1:end:2])) != list(map(len, args)):
-                    break
-                append(args)
-            i = end
-        if i == last:  # everything up to the final CRLF was consumed
-            return len(buf) - len(parts[last])
-        return sum(map(len, parts[:i])) + 2 * i
+        return 0
 
     def _parse(self, buf: bytes, out: list, pos: int = 0) -> int:
         """Append complete commands of ``buf`` from ``pos`` to ``out``; return the new offset."""
@@ -297,10 +198,6 @@ class CommandParser:
             pos = p
         return pos
 
-
-# Length and count tokens the fast path recognises without int(): "$0".."$4095", "*1".."*64".
-_LENS = {b"$%d" % n: n for n in range(4096)}
-_COUNTS = {b"*%d" % n: n for n in range(1, 65)}
 
 _ESCAPES = {ord("n"): 10, ord("r"): 13, ord("t"): 9, ord("b"): 8, ord("a"): 7}
 _HEX = b"0123456789abcdefABCDEF"

@@ -4,8 +4,8 @@ Mirrors the role of Redis's ``ae.c`` event loop + ``networking.c`` read/write ha
 Uses uvloop when it is installed (the same event loop uvicorn uses).
 
 Pipelining in batches: ``data_received`` feeds whatever one read returned to the connection's
-:class:`.resp.CommandParser`, hands *every* complete command to ``Engine.run_batch`` at once, and
-that answers with a single ``transport.write``: 16 pipelined GETs cost one read, one write and no
+parser (:class:`.fastpath.FastCommandParser`), hands *every* complete command to
+``Engine.run_batch`` at once (a run of one shape to ``Engine.run_run``), and that answers with a single ``transport.write``: 16 pipelined GETs cost one read, one write and no
 per-command event-loop work. A protocol error (bad bytes, a length over the limits) is answered
 with Redis's error line after the replies of the good commands before it, then the connection
 is closed; the server itself never stops for a client's mistake. Back-pressure: when a client
@@ -20,7 +20,7 @@ import contextlib
 import threading
 
 from .engine import Config, Engine
-from .resp import CommandParser
+from .fastpath import FastCommandParser
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:
@@ -39,7 +39,7 @@ class RespProtocol(asyncio.Protocol):
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.parser = CommandParser()
+        self.parser = FastCommandParser()
         self.transport = None
         self.client = None
 

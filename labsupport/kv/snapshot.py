@@ -8,10 +8,14 @@ Format (all integers little-endian)::
     magic  b"KVSNAP01"
     aux    u16 length + JSON text: {"repl_id": ..., "repl_offset": ..., "created_ms": ...}
     record*:
-        type u8 (0 string, 1 hash, 2 list) | deadline_ms i64 (-1 none) | key (u32 len + bytes)
+        type u8 (0 string, 1 hash, 2 list, 3 set, 4 zset) | deadline_ms i64 (-1 none) | key (u32 len + bytes)
         string: u32 len + bytes
         hash:   u32 count, then count x (field, value) each u32 len + bytes
         list:   u32 count, then count x (u32 len + bytes)
+        set:    u32 count, then count x (u32 len + bytes)
+        zset:   u32 count, then count x (member u32 len + bytes, score f64), in order
+      or a database switch (RDB's SELECTDB): u8 0xFE | u8 db; the records after it belong to
+      that database (database 0 until the first switch)
     end    u8 0xFF
     crc    u32 = zlib.crc32 of every byte before it
 
@@ -29,19 +33,19 @@ import zlib
 from collections import deque
 
 from .errors import PersistenceError
+from .skiplist import ZSet
 
 MAGIC = b"KVSNAP01"
 _HDR = struct.Struct("<Bq")
 _U32 = struct.Struct("<I")
+_F64 = struct.Struct("<d")
 _END = 0xFF
+_SELECTDB = 0xFE
 
 
-def dump(items, aux: dict | None = None) -> bytes:
-    """Serialize ``(key, value, deadline_ms)`` triples (see :meth:`Keyspace.items_with_deadlines`)."""
-    meta = json.dumps(aux or {}, sort_keys=True).encode()
-    parts = [MAGIC, struct.pack("<H", len(meta)), meta]
+def _records(items, parts: list) -> None:
     app = parts.append
-    pack_hdr, pack_u32 = _HDR.pack, _U32.pack
+    pack_hdr, pack_u32, pack_f64 = _HDR.pack, _U32.pack, _F64.pack
     for key, value, deadline in items:
         t = type(value)
         if t is bytes:
@@ -60,21 +64,55 @@ def dump(items, aux: dict | None = None) -> bytes:
                 app(f)
                 app(pack_u32(len(v)))
                 app(v)
-        elif t is deque:
-            app(pack_hdr(2, deadline))
+        elif t is deque or t is set:
+            app(pack_hdr(2 if t is deque else 3, deadline))
             app(pack_u32(len(key)))
             app(key)
             app(pack_u32(len(value)))
             for v in value:
                 app(pack_u32(len(v)))
                 app(v)
-    app(bytes([_END]))
+        elif t is ZSet:
+            app(pack_hdr(4, deadline))
+            app(pack_u32(len(key)))
+            app(key)
+            app(pack_u32(len(value)))
+            for m, score in value.items():
+                app(pack_u32(len(m)))
+                app(m)
+                app(pack_f64(score))
+
+
+def _finish(parts: list) -> bytes:
+    parts.append(bytes([_END]))
     body = b"".join(parts)
     return body + _U32.pack(zlib.crc32(body))
 
 
+def _header(aux: dict | None) -> list:
+    meta = json.dumps(aux or {}, sort_keys=True).encode()
+    return [MAGIC, struct.pack("<H", len(meta)), meta]
+
+
+def dump(items, aux: dict | None = None) -> bytes:
+    """Serialize ``(key, value, deadline_ms)`` triples of one database (database 0)."""
+    parts = _header(aux)
+    _records(items, parts)
+    return _finish(parts)
+
+
+def dump_dbs(dbs, aux: dict | None = None) -> bytes:
+    """Serialize every non-empty database of ``dbs`` (Keyspaces), each after a SELECTDB."""
+    parts = _header(aux)
+    for n, ks in enumerate(dbs):
+        if ks.data:
+            parts.append(bytes([_SELECTDB, n]))
+            _records(ks.items_with_deadlines(), parts)
+    return _finish(parts)
+
+
 def load(blob: bytes, name: str = "snapshot"):
-    """Verify and decode a snapshot; returns ``(aux, [(key, value, deadline_ms), ...])``."""
+    """Verify and decode a snapshot; returns ``(aux, [(key, value, deadline_ms, db), ...])``."""
     if len(blob) < len(MAGIC) + 7 or not blob.startswith(MAGIC):
         raise PersistenceError(f"{name}: not a snapshot (bad magic or too short: {len(blob)} bytes)")
     body, (crc,) = blob[:-4], _U32.unpack(blob[-4:])
@@ -95,10 +133,15 @@ def load(blob: bytes, name: str = "snapshot"):
         (n,) = u32(body, p)
         return body[p + 4:p + 4 + n], p + 4 + n
 
+    db = 0
     while True:
         kind = body[pos]
         if kind == _END:
             break
+        if kind == _SELECTDB:
+            db = body[pos + 1]
+            pos += 2
+            continue
         _, deadline = hdr(body, pos)
         pos += _HDR.size
         key, pos = take(pos)
@@ -112,26 +155,47 @@ def load(blob: bytes, name: str = "snapshot"):
                 f, pos = take(pos)
                 v, pos = take(pos)
                 value[f] = v
-        elif kind == 2:
+        elif kind == 2 or kind == 3:
             (count,) = u32(body, pos)
             pos += 4
-            value = deque()
+            value = deque() if kind == 2 else set()
+            add = value.append if kind == 2 else value.add
             for _ in range(count):
                 v, pos = take(pos)
-                value.append(v)
+                add(v)
+        elif kind == 4:
+            (count,) = u32(body, pos)
+            pos += 4
+            value = ZSet()
+            for _ in range(count):
+                m, pos = take(pos)
+                (score,) = _F64.unpack_from(body, pos)
+                pos += 8
+                value.add(m, score)
         else:
             raise PersistenceError(f"{name}: unknown record type {kind} at offset {pos}")
-        out.append((key, value, deadline))
+        out.append((key, value, deadline, db))
     return aux, out
 
 
 def restore(ks, entries) -> int:
-    """Load decoded entries into a keyspace (cleared first); expired ones are skipped."""
-    ks.clear()
-    now = ks.clock_ms()
+    """Load the database-0 entries into a keyspace (cleared first); expired ones are skipped."""
+    return restore_all([ks], [e for e in entries if (e[3] if len(e) > 3 else 0) == 0])
+
+
+def restore_all(dbs, entries) -> int:
+    """Load decoded entries into their databases (all cleared first); returns keys loaded."""
+    for ks in dbs:
+        ks.clear()
     n = 0
-    for key, value, deadline in entries:
-        if deadline != -1 and deadline <= now and not ks.is_replica:
+    for e in entries:
+        key, value, deadline = e[0], e[1], e[2]
+        db = e[3] if len(e) > 3 else 0
+        if db >= len(dbs):
+            raise PersistenceError(f"snapshot: database {db} does not exist here "
+                                   f"({len(dbs)} databases)")
+        ks = dbs[db]
+        if deadline != -1 and deadline <= ks.clock_ms() and not ks.is_replica:
             continue
         ks.data[key] = value
         if deadline != -1:
