@@ -37,11 +37,11 @@ $(PY):
 	$(PY) -m pip install --quiet --upgrade pip
 
 # One stamp per set of extras, remade when pyproject.toml changes.
-$(VENV)/.installed-lab: pyproject.toml | $(PY)
+$(VENV)/.installed-lab: pyproject.toml setup.py labsupport/fastbook/_cyengine.pyx | $(PY)
 	$(PY) -m pip install --quiet -e '.[lab,peers,fast]'
 	touch $@
 
-$(VENV)/.installed-all: pyproject.toml | $(PY)
+$(VENV)/.installed-all: pyproject.toml setup.py labsupport/fastbook/_cyengine.pyx | $(PY)
 	$(PY) -m pip install --quiet -e '.[lab,test,peers,fast,dist]'
 	touch $@ $(VENV)/.installed-lab
 

@@ -55,7 +55,7 @@ LABS: tuple[Lab, ...] = (
     Lab("10", "exchange_sim", "Microservice exchange simulation", None, "ZeroMQ services",
         "planned"),
     Lab("11", "accelerated_engine", "Cython/Numba-accelerated matching engine", "fastbook",
-        "pure-Python engine of lab 02; Liquibook, exchange-core (published)", "planned"),
+        "pure-Python engine of lab 02; Liquibook, exchange-core (published)", "partial"),
     Lab("12", "backtester", "Distributed backtester", None, "Dask", "planned"),
     Lab("13", "itch_fix", "NASDAQ ITCH 5.0 and FIX 4.4 parsers", "protocols",
         "simplefix; published C++/Rust ITCH parsers", "ready",

@@ -356,3 +356,46 @@ def test_the_reader_raises_only_its_own_error_on_arbitrary_input(raw, tokens):
                 assert isinstance(e.order_id, int | str) and e.order_id != ""
         except EventFormatError as exc:
             assert exc.line >= 2 and str(exc).startswith(f"line {exc.line}")
+
+
+@pytest.mark.parametrize("engine", ["numba", "cython"])
+def test_replay_with_a_compiled_engine_writes_the_same_four_files(tmp_path, engine):
+    """``--engine numba|cython``: Lab 11's compiled engines write byte-identical files, on the
+    committed scenario (text accounts) and on a stream with text ids and every kind of reject."""
+    from pathlib import Path
+
+    from labsupport.orderbook.scenarios import with_text_ids
+
+    sample = Path(__file__).resolve().parent.parent / "data" / "orderbook" / "scenario_events.csv"
+    events = [e for e in random_stream(8, 800) if e.symbol is not None and e.side != 0
+              and e.type in (0, 1, 2, 3) and (e.type == 1) == (e.price_ticks == 0)]
+    text = tmp_path / "text.csv"
+    with open(text, "w", newline="") as f:
+        write_events(with_text_ids(events, prefix="T-"), f)
+    for src in (sample, text):
+        out = {}
+        for kind in ("python", engine):
+            d = tmp_path / f"{src.stem}-{kind}"
+            args = ["replay", str(src), "--out", str(d), "--fee-per-share", "0.01"]
+            assert main(args + ["--engine", kind]) == 0
+            out[kind] = {n: (d / n).read_bytes() for n in ("trades.csv", "rejects.csv",
+                                                           "depth.csv", "pnl.csv")}
+        assert out[engine] == out["python"]
+        assert out["python"]["trades.csv"].count(b"\n") > 1
+
+
+def test_replay_engine_choice_is_checked(capsys, tmp_path):
+    src = tmp_path / "e.csv"
+    src.write_text(HEADER + GOOD)
+    with pytest.raises(SystemExit) as exc:
+        main(["replay", str(src), "--out", str(tmp_path / "o"), "--engine", "rust"])
+    assert exc.value.code == 2 and "--engine" in capsys.readouterr().err
+
+
+def test_replay_says_how_to_build_a_missing_extension(capsys, tmp_path, monkeypatch):
+    src = tmp_path / "e.csv"
+    src.write_text(HEADER + GOOD)
+    monkeypatch.setitem(sys.modules, "labsupport.fastbook._cyengine", None)  # import fails
+    assert main(["replay", str(src), "--out", str(tmp_path / "o"), "--engine", "cython"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "pip install -e ." in err
