@@ -63,7 +63,7 @@ LABS: tuple[Lab, ...] = (
     Lab("14", "kill_switch", "Fault-tolerant trading simulator with a kill switch", None,
         "exchange kill switches", "planned"),
     Lab("15", "clock_sync", "PTP-like clock synchronisation", "clocksync",
-        "NTP-style algorithm; ptp4l, chrony", "planned"),
+        "NTP-style algorithm; ptp4l, chrony", "ready"),
 )
 
 

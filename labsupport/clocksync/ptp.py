@@ -1,0 +1,144 @@
+"""PTP-lite: the master and slave state machines of two-step IEEE 1588 sync, sans IO.
+
+The exchange (end-to-end delay mechanism, two-step clock)::
+
+    master                              slave
+      |--- Sync (seq n, two_step) ------->|  t2 = receive stamp
+      |  t1 = transmit stamp of the Sync  |
+      |--- Follow_Up (seq n, t1) -------->|
+      |<-- Delay_Req (seq n) -------------|  t3 = transmit stamp
+      |  t4 = receive stamp               |
+      |--- Delay_Resp (seq n, t4) ------->|  offset, delay -> filter -> servo -> clock
+
+Neither class touches a socket or a clock: the shell (the simulated node in
+:mod:`.simulation`, the UDP process in :mod:`.real`) takes the timestamps where the hardware or
+the kernel would and hands them in. :class:`PtpSlave` keeps one exchange in progress (a newer
+Sync abandons an older one, as a lost Follow_Up or Delay_Resp must not wedge it) and reports
+every completed exchange as an :class:`Exchange`, accepted by the filter or not.
+
+:func:`best_master` is the dataset comparison of the best-master-clock algorithm (clause 9.3.4,
+without the topology tie-breaks): priority1, clock class, accuracy, variance, priority2, identity;
+lower wins.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .clock import VirtualClock
+from .codec import ANNOUNCE, DELAY_REQ, DELAY_RESP, FOLLOW_UP, SYNC, Message
+from .errors import ClockConfigError
+from .servo import LuckyPacketFilter, PassAll, PIServo, Sample, ServoAction
+
+Filter = PassAll | LuckyPacketFilter  # or MinDelayFilter: anything with update(sample, y)
+
+__all__ = ["PtpMaster", "PtpSlave", "Exchange", "best_master"]
+
+
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    """One completed four-timestamp exchange and what the slave did with it."""
+
+    sequence_id: int
+    t1: int
+    t2: int
+    t3: int
+    t4: int
+    offset_ns: float
+    delay_ns: float
+    accepted: bool
+    action: ServoAction | None
+
+
+class PtpMaster:
+    """The master side: numbers Syncs, answers Delay_Reqs with the receive stamp ``t4``."""
+
+    def __init__(self, identity: bytes = b"MASTER\x00\x01", *, priority1: int = 128,
+                 clock_class: int = 6, log_interval: int = -4) -> None:
+        self.identity, self.priority1, self.clock_class = identity, priority1, clock_class
+        self.log_interval = log_interval
+        self.seq = 0
+
+    def sync(self) -> Message:
+        self.seq = (self.seq + 1) & 0xFFFF
+        return Message(SYNC, self.seq, clock_identity=self.identity, two_step=True,
+                       log_interval=self.log_interval)
+
+    def follow_up(self, seq: int, t1: int) -> Message:
+        return Message(FOLLOW_UP, seq, timestamp_ns=t1, clock_identity=self.identity,
+                       log_interval=self.log_interval)
+
+    def delay_resp(self, req: Message, t4: int) -> Message:
+        return Message(DELAY_RESP, req.sequence_id, timestamp_ns=t4, clock_identity=self.identity,
+                       requesting_identity=req.clock_identity, requesting_port=req.port)
+
+    def announce(self) -> Message:
+        return Message(ANNOUNCE, self.seq, clock_identity=self.identity, priority1=self.priority1,
+                       clock_class=self.clock_class, gm_identity=self.identity)
+
+
+class PtpSlave:
+    """The slave side: collects t1..t4, filters, runs the servo and steers ``clock``."""
+
+    def __init__(self, clock: VirtualClock, *, servo: PIServo | None = None,
+                 filter: Filter | None = None, identity: bytes = b"SLAVE\x00\x00\x01",
+                 steer: bool = True) -> None:
+        self.clock = clock
+        self.servo = servo if servo is not None else PIServo()
+        self.filter = filter if filter is not None else PassAll()
+        self.identity, self.steer = identity, steer
+        self._seq: int | None = None
+        self._t: dict[str, int] = {}
+        self._corr = 0.0
+        self.exchanges = 0
+
+    def on_sync(self, msg: Message, t2: int) -> None:
+        self._seq, self._t, self._corr = msg.sequence_id, {"t2": t2}, msg.correction_ns
+
+    def on_follow_up(self, msg: Message) -> Message | None:
+        """The Delay_Req to send now (the shell stamps its departure and calls
+        :meth:`delay_req_sent`), or None for a Follow_Up of no Sync in progress."""
+        if msg.sequence_id != self._seq or "t1" in self._t:
+            return None
+        self._t["t1"] = msg.timestamp_ns
+        self._corr += msg.correction_ns
+        return Message(DELAY_REQ, msg.sequence_id, clock_identity=self.identity)
+
+    def delay_req_sent(self, seq: int, t3: int) -> None:
+        if seq == self._seq and "t1" in self._t:
+            self._t["t3"] = t3
+
+    def on_delay_resp(self, msg: Message) -> Exchange | None:
+        t = self._t
+        if (msg.sequence_id != self._seq or "t3" not in t
+                or msg.requesting_identity != self.identity):
+            return None
+        self._seq = None
+        # a transparent clock's residence time (correction) is not path delay: take it out
+        t1 = t["t1"] + round(self._corr)
+        t4 = msg.timestamp_ns - round(msg.correction_ns)
+        ms, sm = t["t2"] - t1, t4 - t["t3"]
+        offset, delay = (ms - sm) / 2, (ms + sm) / 2  # servo.offset_and_delay, inlined
+        self.exchanges += 1
+        raw = self.clock.raw()
+        # the lucky-packet filter carries samples forward with the servo's frequency estimate
+        y = getattr(self.servo, "integral_ppb", None) if getattr(self.servo, "locked", False) \
+            else None
+        chosen = self.filter.update(Sample(ms, sm, raw, self.clock.to_virtual(raw)), y)
+        accepted = chosen is not None
+        action = self.servo.sample(chosen[0], t["t3"]) if chosen is not None else None
+        if action is not None and self.steer:
+            if action.step_ns:
+                self.clock.step(action.step_ns)
+            self.clock.adjust_frequency(action.freq_ppb)
+        return Exchange(msg.sequence_id, t1, t["t2"], t["t3"], t4, offset, delay, accepted,
+                        action)
+
+
+def best_master(announces: list[Message]) -> Message:
+    """The Announce of the best master: lowest (priority1, class, accuracy, variance,
+    priority2, identity)."""
+    if not announces:
+        raise ClockConfigError("best_master: no Announce messages")
+    return min(announces, key=lambda a: (a.priority1, a.clock_class, a.clock_accuracy,
+                                         a.variance, a.priority2, a.gm_identity))

@@ -1,0 +1,210 @@
+"""The four-timestamp arithmetic, the packet-selection filter and the PI servo.
+
+The formulas (IEEE 1588 clause 11.3, the same for NTP's on-wire protocol)::
+
+    master  t1 ----Sync---->  t2  slave          offset = ((t2 - t1) - (t4 - t3)) / 2
+    master  t4 <--Delay_Req-- t3  slave          delay  = ((t2 - t1) + (t4 - t3)) / 2
+
+``offset`` is slave minus master. Both assume the path is symmetric: if the master-to-slave
+delay exceeds the slave-to-master one by ``A``, ``offset`` reads ``A / 2`` too high, and no
+measurement at the ends can tell (the bias the notebook shows).
+
+Packet selection, what PTP telecom profiles do without on-path support, comes in two
+strengths. :class:`MinDelayFilter`: an exchange whose path delay is above the lowest of the
+last ``window`` met queueing on the way, so its offset is off by half the difference of the two
+directions' queues; only exchanges at the window's minimum delay reach the servo.
+:class:`LuckyPacketFilter`: the least delay of each direction separately over the window (both
+carried forward to now with the servo's frequency estimate), since one direction's luck does not
+depend on the other's. :class:`PassAll` is no filter, for comparison.
+
+:class:`PIServo` is linuxptp's ``pi.c`` in its shape: gains from ``kp_scale * dt**kp_exponent``
+(limited by ``norm_max / dt``), and from ``ki_scale * dt**ki_exponent``; the frequency to apply is
+``-(kp * offset + integral)`` with ``integral += ki * offset``. The first two samples at least
+``freq_estimate_ns`` (1 s) apart measure the frequency error (offset drift over time) and the
+phase is stepped; from then on the servo
+is locked and steps only when ``|offset|`` exceeds ``step_threshold_ns`` (20 µs). With
+``kp * dt`` past about 2 the loop over-corrects by more than the error each time and diverges:
+the instability a test and the notebook show.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+from .errors import ClockConfigError
+
+__all__ = ["offset_and_delay", "Sample", "PassAll", "MinDelayFilter", "LuckyPacketFilter", "PIServo", "ServoAction", "HW_GAINS",
+           "SW_GAINS", "Gains"]
+
+
+def offset_and_delay(t1: int, t2: int, t3: int, t4: int) -> tuple[float, float]:
+    """(offset = slave - master, mean path delay), both in ns, from one exchange."""
+    ms, sm = t2 - t1, t4 - t3
+    return (ms - sm) / 2, (ms + sm) / 2
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One completed exchange as the slave saw it: the two one-way measurements
+    (``ms_ns = t2 - t1``, ``sm_ns = t4 - t3``), and the slave's raw and virtual clock readings
+    when it completed (what a filter needs to carry an old sample forward to now)."""
+
+    ms_ns: float
+    sm_ns: float
+    raw_ns: int
+    virt_ns: int
+
+    @property
+    def offset_ns(self) -> float:
+        return (self.ms_ns - self.sm_ns) / 2
+
+    @property
+    def delay_ns(self) -> float:
+        return (self.ms_ns + self.sm_ns) / 2
+
+
+class PassAll:
+    """No packet selection: every exchange reaches the servo."""
+
+    name = "none"
+
+    def update(self, sample: Sample, freq_error_ppb: float | None) -> tuple[float, float] | None:
+        return sample.offset_ns, sample.delay_ns
+
+
+class MinDelayFilter:
+    """Exchange selection: pass an exchange only if its delay is within ``margin_ns`` of the
+    lowest of the last ``window`` (itself included)."""
+
+    name = "min-delay exchange"
+
+    def __init__(self, window: int = 16, margin_ns: float = 0.0) -> None:
+        if window < 1:
+            raise ClockConfigError(f"filter window {window}: at least 1")
+        self.window, self.margin_ns = window, margin_ns
+        self._delays: deque[float] = deque(maxlen=window)
+        self.passed = self.seen = 0
+
+    def update(self, sample: Sample, freq_error_ppb: float | None) -> tuple[float, float] | None:
+        self._delays.append(sample.delay_ns)
+        self.seen += 1
+        if sample.delay_ns > min(self._delays) + self.margin_ns:
+            return None
+        self.passed += 1
+        return sample.offset_ns, sample.delay_ns
+
+
+class LuckyPacketFilter:
+    """Per-direction selection: the least ``t2 - t1`` and the least ``t4 - t3`` of the last
+    ``window`` exchanges, each carried forward to now, give the offset and the delay.
+
+    The two directions meet their queues independently, so the minimum of each over a window
+    is far closer to the bare path than the best whole exchange is (for exponential queueing of
+    mean J, each minimum is about J / window). Carrying sample i forward: the offset has since
+    changed by ``(V_now - V_i) - (R_now - R_i) * (1 - y)``, V and R the slave's virtual and raw
+    readings and y the raw oscillator's frequency error as the servo estimates it (so this
+    needs a locked servo: until then every exchange passes as it is)."""
+
+    name = "lucky packet per direction"
+
+    def __init__(self, window: int = 16) -> None:
+        if window < 1:
+            raise ClockConfigError(f"filter window {window}: at least 1")
+        self.window = window
+        self._samples: deque[Sample] = deque(maxlen=window)
+
+    def update(self, sample: Sample, freq_error_ppb: float | None) -> tuple[float, float] | None:
+        self._samples.append(sample)
+        if freq_error_ppb is None:
+            return sample.offset_ns, sample.delay_ns
+        y = freq_error_ppb * 1e-9
+        best_ms = best_sm = float("inf")
+        for old in self._samples:
+            moved = (sample.virt_ns - old.virt_ns) - (sample.raw_ns - old.raw_ns) * (1.0 - y)
+            best_ms = min(best_ms, old.ms_ns + moved)
+            best_sm = min(best_sm, old.sm_ns - moved)
+        return (best_ms - best_sm) / 2, (best_ms + best_sm) / 2
+
+
+@dataclass(frozen=True, slots=True)
+class Gains:
+    """PI gains as linuxptp configures them, for an interval ``dt`` in seconds."""
+
+    kp_scale: float
+    ki_scale: float
+    kp_exponent: float = -0.3
+    ki_exponent: float = 0.4
+    kp_norm_max: float = 0.7
+    ki_norm_max: float = 0.3
+
+    def at(self, dt_s: float) -> tuple[float, float]:
+        kp = min(self.kp_scale * dt_s ** self.kp_exponent, self.kp_norm_max / dt_s)
+        ki = min(self.ki_scale * dt_s ** self.ki_exponent, self.ki_norm_max / dt_s)
+        return kp, ki
+
+
+HW_GAINS = Gains(0.7, 0.3)
+SW_GAINS = Gains(0.1, 0.001)
+
+
+@dataclass(frozen=True, slots=True)
+class ServoAction:
+    """What the servo decided: the frequency to run at (ppb) and a phase step (ns, 0 if none)."""
+
+    freq_ppb: float
+    step_ns: int
+    state: str  # "unlocked" (first sample), "jump" (stepped), "locked"
+
+
+class PIServo:
+    """A proportional-integral clock servo; ``sample(offset_ns, local_ns)`` -> :class:`ServoAction`.
+
+    ``gains`` may be a :class:`Gains` (scaled by the measured interval) or a fixed ``(kp, ki)``
+    pair, which is how a learner sets raw gains."""
+
+    def __init__(self, gains: Gains | tuple[float, float] = HW_GAINS, *,
+                 step_threshold_ns: float = 20_000.0, max_ppb: float = 900_000.0,
+                 freq_estimate_ns: int = 1_000_000_000) -> None:
+        if isinstance(gains, tuple) and (gains[0] < 0 or gains[1] < 0):
+            raise ClockConfigError(f"servo gains {gains}: not negative")
+        self.gains, self.step_threshold_ns, self.max_ppb = gains, step_threshold_ns, max_ppb
+        self.freq_estimate_ns = freq_estimate_ns  # the shortest baseline of the first estimate
+        self.integral_ppb = 0.0
+        self.count = 0
+        self.locked = False
+        self._first: tuple[float, int] | None = None
+        self._last_ns: int | None = None
+
+    def _gains(self, dt_s: float) -> tuple[float, float]:
+        if hasattr(self.gains, "at"):  # Gains, or any object scaling gains by the interval
+            return self.gains.at(max(dt_s, 1e-3))
+        return self.gains
+
+    def _clamp(self, ppb: float) -> float:
+        return max(-self.max_ppb, min(self.max_ppb, ppb))
+
+    def sample(self, offset_ns: float, local_ns: int) -> ServoAction:
+        self.count += 1
+        if self._first is None:  # remember the first; the second gives the frequency error
+            self._first = (offset_ns, local_ns)
+            self._last_ns = local_ns
+            return ServoAction(-self.integral_ppb, 0, "unlocked")
+        if self.count == 2:
+            off0, t0 = self._first
+            span = local_ns - t0
+            if span < self.freq_estimate_ns:  # too short a baseline: the noise would dominate
+                self.count = 1
+                return ServoAction(-self.integral_ppb, 0, "unlocked")
+            # drift of the offset per ns of local time = frequency error (ns/ns -> ppb)
+            self.integral_ppb = self._clamp(self.integral_ppb + (offset_ns - off0) / span * 1e9)
+            self._last_ns = local_ns
+            self.locked = True
+            return ServoAction(-self.integral_ppb, -round(offset_ns), "jump")
+        dt_s = (local_ns - self._last_ns) / 1e9 if self._last_ns is not None else 0.0
+        self._last_ns = local_ns
+        if abs(offset_ns) > self.step_threshold_ns:
+            return ServoAction(-self.integral_ppb, -round(offset_ns), "jump")
+        kp, ki = self._gains(dt_s)
+        self.integral_ppb = self._clamp(self.integral_ppb + ki * offset_ns)
+        return ServoAction(-self._clamp(kp * offset_ns + self.integral_ppb), 0, "locked")
