@@ -68,6 +68,17 @@ ROWS = [
     ("labsupport.clocksync", lambda t: ["slave", "--master", "10.0.0.1:319"],
      ["not a loopback address"]),
     ("labsupport.clocksync", lambda t: ["simulate", "--out", NOT_A_DIR], [NOT_A_DIR, "Not a directory"]),
+    ("labsupport.gateway", lambda t: ["--config", MISSING], [MISSING, "No such file"]),
+    ("labsupport.gateway", lambda t: ["--config", "x", "--port", "eighty"], ["--port", "eighty"]),
+    ("labsupport.gateway", lambda t: ["--config", _write(
+        t, "gw.toml", b'[[upstream]]\nname = "u"\nservers = ["127.0.0.1:1"]\nbalance = "dice"\n'
+                      b'[[route]]\nprefix = "/"\nupstream = "u"\n')], ["upstream[0].balance", "dice"]),
+    ("labsupport.gateway.backend", lambda t: ["--name", "a", "--error-rate", "2"], ["--error-rate"]),
+    ("labsupport.rpc", lambda t: ["call", "--port", "x", "a", "b"], ["--port", "'x'"]),
+    ("labsupport.rpc", lambda t: ["serve", "--port", "99999"], ["99999", "0..65535"]),
+    ("labsupport.rpc", lambda t: ["call", "--port", "1", "trading.Desk/Quote", "{bad"],
+     ["field request", "offset 1"]),
+    ("labsupport.rpc.bench", lambda t: ["--calls", "many"], ["--calls", "many"]),
     ("labsupport.services", lambda t: ["up", MISSING], [MISSING, "No such file"]),
     ("labsupport.services", lambda t: ["status", "--run-dir", str(t)], ["no supervised system"]),
     ("labsupport.faults", lambda t: ["proxy", "--upstream", "10.1.2.3:80"],
