@@ -197,22 +197,3 @@ def cmd_persist(cl, argv):
         cl.engine.propagate(argv)
         return b":1\r\n"
     return b":0\r\n"
-
-
-@command("dbsize", 1)
-def cmd_dbsize(cl, argv):
-    return b":%d\r\n" % len(cl.ks.data)
-
-
-@command("flushdb", -1, WRITE)
-def cmd_flushdb(cl, argv):
-    if len(argv) > 2 or len(argv) == 2 and argv[1].upper() not in (b"ASYNC", b"SYNC"):
-        return SYNTAX
-    cl.ks.clear()
-    cl.engine.propagate([b"FLUSHDB"])
-    return resp.OK
-
-
-@command("flushall", -1, WRITE)
-def cmd_flushall(cl, argv):
-    return cmd_flushdb(cl, argv)
