@@ -46,9 +46,9 @@ LABS: tuple[Lab, ...] = (
         "Redis 7 (redis-server, redis-benchmark)", "ready"),
     Lab("05", "api_gateway", "Async API gateway", "gateway", "nginx, HAProxy, Envoy", "partial"),
     Lab("06", "risk_engine", "Real-time risk engine", "risk",
-        "naive recomputation; published pre-trade risk gateways", "ready"),
+        "naive recomputation; published pre-trade risk gateways", "partial"),
     Lab("07", "rpc", "RPC framework with a gRPC-compatible transport", "rpc",
-        "grpcio, JSON over HTTP", "ready"),
+        "grpcio, JSON over HTTP", "partial"),
     Lab("08", "tick_store", "Time-series database for tick data", "tsdb",
         "SQLite, DuckDB, Parquet", "ready"),
     Lab("09", "tick_replay", "Tick replay engine", "replay", "tcpreplay; kdb+ replay", "partial"),
@@ -63,7 +63,7 @@ LABS: tuple[Lab, ...] = (
     Lab("14", "kill_switch", "Fault-tolerant trading simulator with a kill switch", None,
         "exchange kill switches", "planned"),
     Lab("15", "clock_sync", "PTP-like clock synchronisation", "clocksync",
-        "NTP-style algorithm; ptp4l, chrony", "ready"),
+        "NTP-style algorithm; ptp4l, chrony", "partial"),
 )
 
 
