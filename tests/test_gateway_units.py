@@ -31,6 +31,7 @@ from labsupport.gateway import (
     ttl_for,
 )
 from labsupport.gateway.forward import request_head, response_fields
+from labsupport.gateway.ratelimit import nginx_limit_req
 from labsupport.gateway.upstream import NEED_DATA
 
 
@@ -126,23 +127,6 @@ def test_consistent_hash_pick_uses_available_servers_only():
 
 
 # -- rate limiting ----------------------------------------------------------------------------
-def nginx_limit_req(times_ms: list[int], rate_per_s: int, burst: int) -> list[bool]:
-    """nginx's ngx_http_limit_req_module accounting (excess in milli-requests), nodelay."""
-    out, excess, last = [], 0, None
-    for now in times_ms:
-        if last is None:
-            out.append(True)
-            excess, last = 0, now
-            continue
-        e = max(excess - rate_per_s * (now - last) + 1000, 0)
-        if e > burst * 1000:
-            out.append(False)
-        else:
-            out.append(True)
-            excess, last = e, now
-    return out
-
-
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])
 def test_gcra_decisions_equal_nginx_limit_req_on_a_bursty_trace(seed):
     print("seed", seed)

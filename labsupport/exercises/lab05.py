@@ -16,27 +16,11 @@ import random
 from collections import Counter
 
 from ..gateway import ttl_for
+from ..gateway.ratelimit import nginx_limit_req
 from . import Case, Property, exercise
 
 
 # -- 05.1 -----------------------------------------------------------------------------------------
-def nginx_decisions(times_ms: list[int], rate_per_s: int, burst: int) -> list[bool]:
-    """ngx_http_limit_req_module's accounting (milli-requests, nodelay), the reference."""
-    out, excess, last = [], 0, None
-    for now in times_ms:
-        if last is None:
-            out.append(True)
-            excess, last = 0, now
-            continue
-        e = max(excess - rate_per_s * (now - last) + 1000, 0)
-        if e > burst * 1000:
-            out.append(False)
-        else:
-            out.append(True)
-            excess, last = e, now
-    return out
-
-
 def _trace(seed: int, n: int = 400) -> list[int]:
     rng = random.Random(seed)
     t, out = 0, []
@@ -69,7 +53,7 @@ def _gcra(Gcra):  # noqa: N803 (the learner's class)
     yield Property("same decisions as nginx limit_req on bursty traces",
                    lambda: [(s, *params[s % 4]) for s in range(12)],
                    lambda x: decide(x[1], x[2], _trace(x[0])),
-                   lambda x: nginx_decisions(_trace(x[0]), x[1], x[2]),
+                   lambda x: nginx_limit_req(_trace(x[0]), x[1], x[2]),
                    show=lambda x: f"seed {x[0]}, rate {x[1]}/s, burst {x[2]}")
 
 

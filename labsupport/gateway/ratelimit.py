@@ -33,7 +33,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["Decision", "Gcra", "KeyedLimiter", "TokenBucket"]
+__all__ = ["Decision", "Gcra", "KeyedLimiter", "TokenBucket", "nginx_limit_req"]
 
 NS = 1_000_000_000
 
@@ -126,3 +126,26 @@ class KeyedLimiter:
 def retry_after_header(decision: Decision) -> str:
     """``Retry-After`` is whole seconds (RFC 9110 section 10.2.3): round up, at least 1."""
     return str(max(1, math.ceil(decision.retry_after_s)))
+
+
+def nginx_limit_req(times_ms: list[int], rate_per_s: int, burst: int) -> list[bool]:
+    """The reference the GCRA limiter is checked against: nginx's ``ngx_http_limit_req_module``
+    accounting with ``nodelay``, excess kept in milli-requests at millisecond resolution.
+
+    Request ``i`` at ``times_ms[i]`` is allowed when the excess it would leave,
+    ``max(excess - rate * elapsed_ms + 1000, 0)``, is at most ``burst * 1000``; a refused request
+    leaves the state as it was. Deliberately written as the module's loop, not optimised.
+    """
+    out, excess, last = [], 0, None
+    for now in times_ms:
+        if last is None:
+            out.append(True)
+            excess, last = 0, now
+            continue
+        e = max(excess - rate_per_s * (now - last) + 1000, 0)
+        if e > burst * 1000:
+            out.append(False)
+        else:
+            out.append(True)
+            excess, last = e, now
+    return out
