@@ -15,18 +15,16 @@ from .commands import (
     LLONG_MIN,
     NOT_INT,
     OVERFLOW,
-    SYNTAX,
     WRITE,
     arity_error,
     command,
     parse_int,
 )
 from .values import (
-    MAX_RANDOM_PICKS,
-    OUT_OF_RANGE,
     add_long_double,
     matcher,
     parse_float,
+    parse_random_count,
     parse_scan_args,
     reply,
     scan_step,
@@ -145,15 +143,9 @@ def cmd_hincrbyfloat(cl, argv):
 
 @command("hrandfield", -2)
 def cmd_hrandfield(cl, argv):
-    if len(argv) > 4 or len(argv) == 4 and argv[3].upper() != b"WITHVALUES":
-        return SYNTAX
-    count = None
-    if len(argv) >= 3:
-        count = parse_int(argv[2])
-        if count is None:
-            return NOT_INT
-        if len(argv) == 4 and not -(1 << 61) < count < (1 << 61) or count < -MAX_RANDOM_PICKS:
-            return OUT_OF_RANGE
+    count, err = parse_random_count(argv, b"WITHVALUES")
+    if err:
+        return err
     h, err = _hash(cl, argv[1])
     if err:
         return err

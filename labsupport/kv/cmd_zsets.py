@@ -16,15 +16,14 @@ from __future__ import annotations
 import math
 
 from . import resp
-from .commands import NOT_INT, SYNTAX, WRITE, command, parse_int
+from .commands import SYNTAX, WRITE, command, parse_int
 from .skiplist import ZSet
 from .values import (
-    MAX_RANDOM_PICKS,
     NOT_FLOAT,
-    OUT_OF_RANGE,
     fmt_score,
     matcher,
     parse_float,
+    parse_random_count,
     parse_scan_args,
     reply,
     scan_step,
@@ -265,15 +264,9 @@ def cmd_zmpop(cl, argv):
 
 @command("zrandmember", -2)
 def cmd_zrandmember(cl, argv):
-    if len(argv) > 4 or len(argv) == 4 and argv[3].upper() != b"WITHSCORES":
-        return SYNTAX
-    count = None
-    if len(argv) >= 3:
-        count = parse_int(argv[2])
-        if count is None:
-            return NOT_INT
-        if len(argv) == 4 and not -(1 << 61) < count < (1 << 61) or count < -MAX_RANDOM_PICKS:
-            return OUT_OF_RANGE
+    count, err = parse_random_count(argv, b"WITHSCORES")
+    if err:
+        return err
     zs, err = _zset(cl, argv[1])
     if err:
         return err

@@ -24,7 +24,7 @@ import re
 import zlib
 from collections import OrderedDict
 
-from .commands import WRONGTYPE
+from .commands import NOT_INT, SYNTAX, WRONGTYPE, parse_int
 
 _FLOAT_RE = re.compile(rb"[+-]?(?:inf|infinity|(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)",
                        re.IGNORECASE)
@@ -35,6 +35,24 @@ OUT_OF_RANGE = b"-ERR value is out of range\r\n"
 # memory runs out. Here a count beyond this bound is refused, so one command cannot stall the
 # server: a deliberate difference.
 MAX_RANDOM_PICKS = 10_000_000
+
+
+def parse_random_count(argv, with_word: bytes):
+    """HRANDFIELD/ZRANDMEMBER's ``key [count [WITHVALUES|WITHSCORES]]``: (count or None, error).
+
+    Redis refuses a count whose doubled reply length would overflow when the word is given, and
+    this server refuses more than :data:`MAX_RANDOM_PICKS` repeated picks, so one command cannot
+    stall the loop."""
+    if len(argv) > 4 or len(argv) == 4 and argv[3].upper() != with_word:
+        return None, SYNTAX
+    if len(argv) < 3:
+        return None, None
+    count = parse_int(argv[2])
+    if count is None:
+        return None, NOT_INT
+    if len(argv) == 4 and not -(1 << 61) < count < (1 << 61) or count < -MAX_RANDOM_PICKS:
+        return None, OUT_OF_RANGE
+    return count, None
 
 
 def parse_float(b: bytes) -> float | None:

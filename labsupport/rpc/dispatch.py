@@ -131,3 +131,43 @@ async def serve_call(method: Method, stream: ServerStream, ctx: CallContext) -> 
     except Exception as exc:  # a handler's bug: the caller gets INTERNAL, the server serves on
         status = Status(StatusCode.INTERNAL, f"{type(exc).__name__}: {exc}", tuple(ctx.trailers))
     stream.finish(status, tuple(headers))
+
+
+class Listener:
+    """The TCP side both transports' servers share: listen on ``host:port`` (0: a free port, read
+    back into ``port``), keep the live connections, abort them on close. A subclass says how to
+    make one connection's protocol object (``_new_connection``)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self._server: asyncio.base_events.Server | None = None
+        self.connections: set = set()
+
+    def _new_connection(self):  # pragma: no cover - every transport overrides it
+        raise NotImplementedError
+
+    def _connection(self):
+        conn = self._new_connection()
+        conn.registry = self.connections
+        self.connections.add(conn)
+        return conn
+
+    async def start(self):
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(self._connection, self.host, self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            for conn in list(self.connections):
+                if conn.transport is not None:
+                    conn.transport.abort()
+            await self._server.wait_closed()
+
+    async def __aenter__(self):
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()

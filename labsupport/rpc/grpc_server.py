@@ -23,7 +23,7 @@ import h2.events
 import h2.exceptions
 
 from . import grpcwire
-from .dispatch import CallContext, Inbox, serve_call
+from .dispatch import CallContext, Inbox, Listener, serve_call
 from .errors import MessageTooLarge, Metadata, RpcError, Status, StatusCode
 from .h2base import H2Protocol
 from .service import Method, methods_of
@@ -177,38 +177,14 @@ class GrpcServerConnection(H2Protocol):
         self.streams.clear()
 
 
-class GrpcServer:
+class GrpcServer(Listener):
     """Serves service instances over HTTP/2 in gRPC's wire format on ``host:port``."""
 
     def __init__(self, *servicers: object, host: str = "127.0.0.1", port: int = 0,
                  max_message: int = grpcwire.DEFAULT_MAX_MESSAGE) -> None:
+        super().__init__(host, port)
         self.methods = methods_of(*servicers)
-        self.host, self.port, self.max_message = host, port, max_message
-        self._server: asyncio.base_events.Server | None = None
-        self.connections: set[GrpcServerConnection] = set()
+        self.max_message = max_message
 
-    def _connection(self) -> GrpcServerConnection:
-        conn = GrpcServerConnection(self.methods, self.max_message)
-        conn.registry = self.connections
-        self.connections.add(conn)
-        return conn
-
-    async def start(self) -> GrpcServer:
-        loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(self._connection, self.host, self.port)
-        self.port = self._server.sockets[0].getsockname()[1]
-        return self
-
-    async def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            for conn in list(self.connections):
-                if conn.transport is not None:
-                    conn.transport.abort()
-            await self._server.wait_closed()
-
-    async def __aenter__(self) -> GrpcServer:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
+    def _new_connection(self):
+        return GrpcServerConnection(self.methods, self.max_message)

@@ -22,7 +22,7 @@ import asyncio
 from typing import Any
 
 from . import frames
-from .dispatch import CallContext, Inbox, serve_call
+from .dispatch import CallContext, Inbox, Listener, serve_call
 from .errors import FrameError, MessageTooLarge, Metadata, RpcError, Status, StatusCode
 from .service import Method
 
@@ -235,40 +235,15 @@ class ServerConnection(_Base):
         self.streams.clear()
 
 
-class NativeServer:
+class NativeServer(Listener):
     """Serves service instances over the native transport on ``host:port`` (0: any free port)."""
 
     def __init__(self, *servicers: object, host: str = "127.0.0.1", port: int = 0,
                  max_frame_size: int = frames.DEFAULT_MAX_FRAME) -> None:
         from .service import methods_of
+        super().__init__(host, port)
         self.methods = methods_of(*servicers)
-        self.host, self.port = host, port
         self.max_frame_size = max_frame_size
-        self._server: asyncio.base_events.Server | None = None
-        self.connections: set[ServerConnection] = set()
 
-    def _connection(self) -> ServerConnection:
-        conn = ServerConnection(self.methods, self.max_frame_size)
-        conn.registry = self.connections
-        self.connections.add(conn)
-        return conn
-
-    async def start(self) -> NativeServer:
-        loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(self._connection, self.host, self.port)
-        self.port = self._server.sockets[0].getsockname()[1]
-        return self
-
-    async def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            for conn in list(self.connections):
-                if conn.transport is not None:
-                    conn.transport.abort()
-            await self._server.wait_closed()
-
-    async def __aenter__(self) -> NativeServer:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
+    def _new_connection(self):
+        return ServerConnection(self.methods, self.max_frame_size)
