@@ -17,10 +17,12 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from .units import choose_unit
 
@@ -54,6 +56,7 @@ class SideBySide:
                     "ratio max": float(ratios.max()),
                 }
             )
+        import pandas as pd  # lazily: importing pandas costs about a second
         return pd.DataFrame(rows).set_index("candidate").round(3)
 
     def ratio(self, name: str) -> float:

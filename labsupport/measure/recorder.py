@@ -22,9 +22,12 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from .units import choose_unit, fmt_ns, fmt_rate
 
@@ -219,6 +222,7 @@ def summary_table(
                 f"max ({name})": s.max_ns / div,
             }
         )
+    import pandas as pd  # lazily: importing pandas costs about a second
     table = pd.DataFrame(rows).set_index("name")
     if baseline is not None:
         if baseline not in table.index:

@@ -14,9 +14,10 @@ import os
 import platform
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 from .paths import build_dir
 from .scale import lab_scale
@@ -94,6 +95,7 @@ class BenchReport:
 
     @property
     def frame(self) -> pd.DataFrame:
+        import pandas as pd  # lazily: importing pandas costs about a second
         return pd.DataFrame(self.rows).set_index("name") if self.rows else pd.DataFrame()
 
     def print(self) -> None:
