@@ -12,6 +12,7 @@ import sys
 import time
 
 from labsupport.measure import BackgroundProcess, find_peer, free_port
+from labsupport.services.brokers import redis_argv
 
 from .resp import NEED_DATA, ReplyParser, encode_command
 
@@ -35,9 +36,8 @@ def redis_process(dir: str, port: int | None = None, appendonly: bool = False,
     if exe is None or not exe.startswith("/"):
         return None
     port = port or free_port()
-    argv = [exe, "--port", str(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "",
-            "--appendonly", "yes" if appendonly else "no", "--appendfsync", appendfsync,
-            "--daemonize", "no", "--protected-mode", "no", "--logfile", ""]   # 16 databases, as ours
+    argv = redis_argv(exe, port, dir, appendonly=appendonly, appendfsync=appendfsync,
+                      databases=16)  # 16 databases, as ours
     return BackgroundProcess(argv, port=port, cpu=cpu, name="redis-server")
 
 

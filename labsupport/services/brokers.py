@@ -136,11 +136,13 @@ def _dirs(name: str, run_dir: str | os.PathLike[str] | None) -> tuple[Path, Path
 
 # -- Redis -----------------------------------------------------------------------------------
 def redis_argv(exe: str, port: int | str, data_dir: str | os.PathLike[str], *,
-               appendonly: bool = False, appendfsync: str = "everysec") -> list[str]:
+               appendonly: bool = False, appendfsync: str = "everysec",
+               databases: int = 1) -> list[str]:
     """redis-server's command line: loopback only, no snapshots, its files in ``data_dir``."""
     return [exe, "--port", str(port), "--bind", HOST, "--dir", str(data_dir), "--save", "",
             "--appendonly", "yes" if appendonly else "no", "--appendfsync", appendfsync,
-            "--daemonize", "no", "--protected-mode", "no", "--logfile", "", "--databases", "1"]
+            "--daemonize", "no", "--protected-mode", "no", "--logfile", "",
+            "--databases", str(databases)]
 
 
 def redis_services(data_dir: Path, *, name: str = "redis", appendonly: bool = False
