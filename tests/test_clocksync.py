@@ -36,7 +36,13 @@ from labsupport.clocksync.codec import (
     SIGNALING,
     SYNC,
 )
-from labsupport.clocksync.servo import LuckyPacketFilter, MinDelayFilter, PassAll, Sample
+from labsupport.clocksync.servo import (
+    LuckyPacketFilter,
+    MinDelayFilter,
+    PassAll,
+    RawFrequencyEstimator,
+    Sample,
+)
 
 S = 1_000_000_000
 
@@ -246,6 +252,49 @@ def test_lucky_filter_carries_old_samples_forward_with_the_clock_adjustments() -
     # the slave has since stepped its clock +300 ns: the old sample now says offset +300
     got = f.update(Sample(5000 + 300 + 800, 5000 - 300 + 800, raw_ns=S, virt_ns=S + 300), 0.0)
     assert got == (300.0, 5000.0)
+
+
+def _carried_minima(window: list[Sample], y: float) -> tuple[float, float]:
+    """The lucky filter's definition, written out: every sample carried forward to the last."""
+    now = window[-1]
+    best_ms = best_sm = math.inf
+    for old in window:
+        moved = (now.virt_ns - old.virt_ns) - (now.raw_ns - old.raw_ns) * (1.0 - y)
+        best_ms, best_sm = min(best_ms, old.ms_ns + moved), min(best_sm, old.sm_ns - moved)
+    return (best_ms - best_sm) / 2, (best_ms + best_sm) / 2
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 12), st.lists(st.tuples(st.integers(0, 5000), st.integers(0, 5000),
+                                              st.integers(-400, 400)), min_size=1, max_size=40),
+       st.lists(st.sampled_from([0.0, 2e-5, -3e-6]), min_size=1, max_size=40))
+def test_lucky_filter_sliding_minima_equal_the_definition(window: int, steps, ys) -> None:
+    f = LuckyPacketFilter(window)
+    seen: list[Sample] = []
+    raw = virt = 10**12
+    for k, (q1, q2, steer) in enumerate(steps):
+        raw += S // 16
+        virt += S // 16 + steer
+        sample = Sample(5000 + q1, 5000 + q2, raw, virt)
+        seen.append(sample)
+        y = ys[k % len(ys)]
+        got = f.update(sample, y * 1e9)
+        want = _carried_minima(seen[-window:], y)
+        assert got == pytest.approx(want, abs=1e-3)
+
+
+def test_raw_frequency_estimator_finds_the_slope_of_the_lower_envelope() -> None:
+    rng = random.Random(7)
+    print("seed 7")
+    est = RawFrequencyEstimator(bucket_ns=S, buckets=32, min_span_ns=4 * S)
+    y = 20e-6
+    for k in range(16 * 40):  # 40 s of Syncs at 16 Hz, exponential queueing of mean 1 µs
+        t1 = k * (S // 16)
+        rx_raw = round((t1 + 5000 + rng.expovariate(1 / 1000)) * (1 + y))
+        est.add(t1, rx_raw)
+        if k == 16 * 3:
+            assert est.ppb() is None  # a baseline of 3 s is too short
+    assert est.ppb() == pytest.approx(20_000, abs=10)  # within 10 ppb of 20 ppm
 
 
 # --- NTP parts, best master -------------------------------------------------------------------------

@@ -36,9 +36,10 @@ def test_ptp_converges_from_1_ms_and_20_ppm_within_30_s(seed: int) -> None:
 
 def test_residual_offset_is_bounded_by_the_noise_model() -> None:
     quiet = run(Scenario(seed=4, duration_s=40, jitter_ns=0))  # hw stamps, 8 ns each: nothing else
-    assert _p99(_after(quiet, 20)) < 50
+    floor = _p99(_after(quiet, 20))
+    assert floor < 50
     pdv = run(Scenario(seed=4, duration_s=60, jitter_ns=1000))  # plus 1 us mean queueing
-    assert 50 < _p99(_after(pdv, 30)) < 500
+    assert floor < _p99(_after(pdv, 30)) < 200  # the queueing shows through the filter, a little
 
 
 def test_the_filter_buys_accuracy_under_packet_delay_variation() -> None:

@@ -113,6 +113,10 @@ class VirtualClock:
         """The virtual time of a raw reading (a kernel timestamp taken on the raw counter)."""
         return self._v0 + round((raw_ns - self._r0) * (1.0 + self.freq_ppb * 1e-9))
 
+    def to_raw(self, virt_ns: int) -> int:
+        """The raw reading at which this clock reads ``virt_ns`` (the inverse of to_virtual)."""
+        return self._r0 + round((virt_ns - self._v0) / (1.0 + self.freq_ppb * 1e-9))
+
     def now(self) -> int:
         return self.to_virtual(self.raw())
 

@@ -90,10 +90,12 @@ class PtpSlave:
         self._seq: int | None = None
         self._t: dict[str, int] = {}
         self._corr = 0.0
+        self._t2_raw: int | None = None
         self.exchanges = 0
 
     def on_sync(self, msg: Message, t2: int) -> None:
         self._seq, self._t, self._corr = msg.sequence_id, {"t2": t2}, msg.correction_ns
+        self._t2_raw = self.clock.to_raw(t2)  # on the raw counter: the steering cannot move it
 
     def on_follow_up(self, msg: Message) -> Message | None:
         """The Delay_Req to send now (the shell stamps its departure and calls
@@ -124,7 +126,8 @@ class PtpSlave:
         # the lucky-packet filter carries samples forward with the servo's frequency estimate
         y = getattr(self.servo, "integral_ppb", None) if getattr(self.servo, "locked", False) \
             else None
-        chosen = self.filter.update(Sample(ms, sm, raw, self.clock.to_virtual(raw)), y)
+        sample = Sample(ms, sm, raw, self.clock.to_virtual(raw), t["t1"], self._t2_raw)
+        chosen = self.filter.update(sample, y)
         accepted = chosen is not None
         action = self.servo.sample(chosen[0], t["t3"]) if chosen is not None else None
         if action is not None and self.steer:

@@ -34,8 +34,8 @@ from dataclasses import dataclass
 
 from .errors import ClockConfigError
 
-__all__ = ["offset_and_delay", "Sample", "PassAll", "MinDelayFilter", "LuckyPacketFilter", "PIServo", "ServoAction", "HW_GAINS",
-           "SW_GAINS", "Gains"]
+__all__ = ["offset_and_delay", "Sample", "PassAll", "MinDelayFilter", "LuckyPacketFilter",
+           "RawFrequencyEstimator", "PIServo", "ServoAction", "HW_GAINS", "SW_GAINS", "Gains"]
 
 
 def offset_and_delay(t1: int, t2: int, t3: int, t4: int) -> tuple[float, float]:
@@ -54,6 +54,8 @@ class Sample:
     sm_ns: float
     raw_ns: int
     virt_ns: int
+    t1_ns: int = 0  # the master's origin stamp of the Sync
+    rx_raw_ns: int | None = None  # the Sync's receive stamp on the raw counter, if known
 
     @property
     def offset_ns(self) -> float:
@@ -95,6 +97,54 @@ class MinDelayFilter:
         return sample.offset_ns, sample.delay_ns
 
 
+class RawFrequencyEstimator:
+    """The raw oscillator's frequency error from the lower envelope of ``rx_raw - t1``.
+
+    For every Sync, ``u = rx_raw - t1`` grows as ``y * t1`` (y the raw counter's frequency error)
+    plus the path delay and its queueing, which is never negative. The least ``u`` of each
+    ``bucket_ns`` of master time is close to the bare path; a least-squares line through the last
+    ``buckets`` of those minima has slope ``y``, with an error that shrinks as the baseline grows.
+    It does not look at the servo at all, which is the point: a filter that carries samples forward
+    with the servo's own estimate feeds the servo's error back into the servo. The slope is
+    refitted when a bucket closes, so :meth:`ppb` costs nothing per exchange."""
+
+    def __init__(self, bucket_ns: int = 1_000_000_000, buckets: int = 64,
+                 min_span_ns: int = 4_000_000_000) -> None:
+        if bucket_ns <= 0 or buckets < 3:
+            raise ClockConfigError(f"estimator: bucket {bucket_ns} ns x {buckets}: need > 0 x 3")
+        self.bucket_ns, self.min_span_ns = bucket_ns, min_span_ns
+        self._points: deque[tuple[int, float]] = deque(maxlen=buckets)
+        self._bucket: int | None = None
+        self._best: tuple[int, float] = (0, 0.0)
+        self._ppb: float | None = None
+
+    def add(self, t1_ns: int, rx_raw_ns: int) -> None:
+        bucket, u = t1_ns // self.bucket_ns, float(rx_raw_ns - t1_ns)
+        if bucket == self._bucket:
+            if u < self._best[1]:
+                self._best = (t1_ns, u)
+            return
+        if self._bucket is not None:
+            self._points.append(self._best)
+            self._ppb = self._fit()
+        self._bucket, self._best = bucket, (t1_ns, u)
+
+    def _fit(self) -> float | None:
+        pts = self._points
+        if len(pts) < 3 or pts[-1][0] - pts[0][0] < self.min_span_ns:
+            return None
+        t0, n = pts[0][0], len(pts)
+        mx = sum(t - t0 for t, _ in pts) / n
+        mu = sum(u for _, u in pts) / n
+        sxx = sum((t - t0 - mx) ** 2 for t, _ in pts)
+        sxu = sum((t - t0 - mx) * (u - mu) for t, u in pts)
+        return sxu / sxx * 1e9
+
+    def ppb(self) -> float | None:
+        """The frequency error in ppb, or None until the minima span ``min_span_ns``."""
+        return self._ppb
+
+
 class LuckyPacketFilter:
     """Per-direction selection: the least ``t2 - t1`` and the least ``t4 - t3`` of the last
     ``window`` exchanges, each carried forward to now, give the offset and the delay.
@@ -103,27 +153,75 @@ class LuckyPacketFilter:
     is far closer to the bare path than the best whole exchange is (for exponential queueing of
     mean J, each minimum is about J / window). Carrying sample i forward: the offset has since
     changed by ``(V_now - V_i) - (R_now - R_i) * (1 - y)``, V and R the slave's virtual and raw
-    readings and y the raw oscillator's frequency error as the servo estimates it (so this
-    needs a locked servo: until then every exchange passes as it is)."""
+    readings and y the raw oscillator's frequency error (so this needs a frequency estimate:
+    until there is one every exchange passes as it is).
+
+    That change splits into a part of sample i alone, ``c_i = V_i - R_i * (1 - y)``, and a part
+    of now, so the carried minimum is the minimum of ``ms_i - c_i`` (and of ``sm_i + c_i``) plus
+    a term of now: two sliding-window minima, kept in monotonic deques in O(1) per exchange and
+    rebuilt from the window only when a new y would move the oldest carried value by more than
+    ``rebuild_ns`` (1 ns).
+
+    y comes from the filter's own :class:`RawFrequencyEstimator` once its baseline is long
+    enough (samples carrying ``rx_raw_ns``), else from the servo (``freq_error_ppb``): the servo's
+    estimate is noisier and, worse, closes a second loop through the filter, which is why
+    windows longer than about a second were unstable with it alone."""
 
     name = "lucky packet per direction"
+    rebuild_ns = 1.0
 
-    def __init__(self, window: int = 16) -> None:
+    def __init__(self, window: int = 16, *, estimator: RawFrequencyEstimator | None = None
+                 ) -> None:
         if window < 1:
             raise ClockConfigError(f"filter window {window}: at least 1")
         self.window = window
         self._samples: deque[Sample] = deque(maxlen=window)
+        self.estimator = estimator if estimator is not None else RawFrequencyEstimator()
+        self._y: float | None = None
+        self._r0: int | None = None  # raw readings are taken relative to this, for precision
+        self._n = 0  # samples seen; index of the next one
+        self._ms: deque[tuple[int, float]] = deque()  # (index, ms_i - c_i), increasing keys
+        self._sm: deque[tuple[int, float]] = deque()  # (index, sm_i + c_i), increasing keys
+
+    def _c(self, s: Sample, y: float) -> float:
+        return (s.virt_ns - self._r0) - (s.raw_ns - self._r0) * (1.0 - y)
+
+    def _push(self, index: int, s: Sample, y: float) -> None:
+        c = self._c(s, y)
+        for q, key in ((self._ms, s.ms_ns - c), (self._sm, s.sm_ns + c)):
+            while q and q[-1][1] >= key:
+                q.pop()
+            q.append((index, key))
+            if q[0][0] <= index - self.window:
+                q.popleft()
 
     def update(self, sample: Sample, freq_error_ppb: float | None) -> tuple[float, float] | None:
+        if self._r0 is None:
+            self._r0 = sample.raw_ns
         self._samples.append(sample)
-        if freq_error_ppb is None:
+        index, self._n = self._n, self._n + 1
+        if sample.rx_raw_ns is not None:
+            self.estimator.add(sample.t1_ns, sample.rx_raw_ns)
+        own = self.estimator.ppb()
+        ppb = own if own is not None else freq_error_ppb
+        if ppb is None:
             return sample.offset_ns, sample.delay_ns
-        y = freq_error_ppb * 1e-9
-        best_ms = best_sm = float("inf")
-        for old in self._samples:
-            moved = (sample.virt_ns - old.virt_ns) - (sample.raw_ns - old.raw_ns) * (1.0 - y)
-            best_ms = min(best_ms, old.ms_ns + moved)
-            best_sm = min(best_sm, old.sm_ns - moved)
+        y = ppb * 1e-9
+        span_ns = sample.raw_ns - self._samples[0].raw_ns
+        if self._y is None or abs(y - self._y) * span_ns > self.rebuild_ns:
+            # a new estimate that moves the oldest carried value by more than rebuild_ns:
+            # rebuild the minima with it (smaller changes keep the keys' y, within rebuild_ns)
+            self._y = y
+            self._ms.clear()
+            self._sm.clear()
+            first = index - len(self._samples) + 1
+            for i, old in enumerate(self._samples, first):
+                self._push(i, old, y)
+        else:
+            y = self._y
+            self._push(index, sample, y)
+        c_now = self._c(sample, y)
+        best_ms, best_sm = self._ms[0][1] + c_now, self._sm[0][1] - c_now
         return (best_ms - best_sm) / 2, (best_ms + best_sm) / 2
 
 

@@ -90,7 +90,7 @@ class Scenario:
     step_threshold_ns: float = 20_000.0
     filter: Any = "lucky"  # "lucky" (per direction), "exchange", "none", or a factory
     servo: Callable[[], Any] | None = None  # a factory of servos; None: PIServo(gains)
-    filter_window: int | None = None  # exchanges; None: one second's worth
+    filter_window: int | None = None  # exchanges; None: 4 s' worth (lucky), 1 s' (exchange)
 
     def __post_init__(self) -> None:
         if self.protocol not in ("ptp", "ntp"):
@@ -252,7 +252,8 @@ def run(sc: Scenario) -> list[Row]:
                 node = _PtpSlaveNode(oscillator(i), ts, rows, reference)
                 node.make_servo = sc.servo or (lambda: PIServo(
                     gains, step_threshold_ns=sc.step_threshold_ns))
-                window = sc.filter_window or max(1, round(sc.sync_rate_hz))
+                seconds = 4 if sc.filter == "lucky" else 1  # the exchange filter passes 1 in window
+                window = sc.filter_window or max(1, round(seconds * sc.sync_rate_hz))
                 node.make_filter = lambda: make_filter(sc.filter, window)
                 return node
             return make
