@@ -162,10 +162,11 @@ class LuckyPacketFilter:
     rebuilt from the window only when a new y would move the oldest carried value by more than
     ``rebuild_ns`` (1 ns).
 
-    y comes from the filter's own :class:`RawFrequencyEstimator` once its baseline is long
-    enough (samples carrying ``rx_raw_ns``), else from the servo (``freq_error_ppb``): the servo's
-    estimate is noisier and, worse, closes a second loop through the filter, which is why
-    windows longer than about a second were unstable with it alone."""
+    y comes from the filter's own :class:`RawFrequencyEstimator` when samples carry
+    ``rx_raw_ns`` (until its baseline is long enough, exchanges pass as they are), and from the
+    servo (``freq_error_ppb``) only for samples without: the servo's estimate is noisier and,
+    worse, closes a second loop through the filter, which is why windows longer than about a
+    second were unstable with it."""
 
     name = "lucky packet per direction"
     rebuild_ns = 1.0
@@ -203,7 +204,10 @@ class LuckyPacketFilter:
         if sample.rx_raw_ns is not None:
             self.estimator.add(sample.t1_ns, sample.rx_raw_ns)
         own = self.estimator.ppb()
-        ppb = own if own is not None else freq_error_ppb
+        if own is not None or sample.rx_raw_ns is not None:
+            ppb = own  # this filter's samples feed its own estimate: wait for it
+        else:
+            ppb = freq_error_ppb
         if ppb is None:
             return sample.offset_ns, sample.delay_ns
         y = ppb * 1e-9
