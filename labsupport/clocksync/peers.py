@@ -5,8 +5,7 @@
   ``measurements.log`` has one offset per poll. Both read one clock, so each offset is pure
   measurement error, what PTP-lite's real-mode true offset is too.
 - linuxptp: ``ptp4l`` master and slave, software timestamps (``-S``), layer 2 (``-2``, so no IP
-  address is involved), in two network namespaces this module creates and joins by a veth
-  pair; the slave runs ``free_running 1`` (its servo never adjusts a clock) and its
+  address is involved), in the two network namespaces of a :class:`labsupport.measure.netns.VethPair`; the slave runs ``free_running 1`` (its servo never adjusts a clock) and its
   ``offsetFromMaster`` is read with ``pmc`` (``GET CURRENT_DATA_SET``) over its own UNIX socket.
 
 Binaries come from ``PATH`` or from Debian's packages unpacked under
@@ -27,7 +26,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..measure import build_dir, free_port
+from ..measure import build_dir, free_port, netns
 
 __all__ = ["PeerResult", "binary", "run_chrony", "run_ptp4l", "FETCH"]
 
@@ -107,34 +106,29 @@ def run_chrony(duration_s: float = 5.0) -> PeerResult:
 
 
 def run_ptp4l(duration_s: float = 5.0) -> PeerResult:
-    ptp4l, pmc, ip = binary("ptp4l"), binary("pmc"), shutil.which("ip")
+    ptp4l, pmc = binary("ptp4l"), binary("pmc")
     if ptp4l is None or pmc is None:
         return PeerResult("ptp4l -S", skipped=f"linuxptp not found; {FETCH}")
-    if ip is None or os.geteuid() != 0:
-        return PeerResult("ptp4l -S", skipped="network namespaces need root and iproute2")
+    reason = netns.unavailable()
+    if reason:
+        return PeerResult("ptp4l -S", skipped=reason)
     work = Path(tempfile.mkdtemp(prefix="clocksync-ptp4l-"))
-    tag = f"cs{os.getpid() % 100000}"
-    ns_m, ns_s, if_m, if_s = f"{tag}m", f"{tag}s", f"{tag}a", f"{tag}b"
     base = ("[global]\nfree_running 1\nlogSyncInterval -4\nlogMinDelayReqInterval -4\n"
             "logAnnounceInterval -2\nannounceReceiptTimeout 2\n")
     for role in ("m", "s"):
         (work / f"{role}.conf").write_text(base + f"uds_address {work}/uds-{role}\n")
     procs: list[subprocess.Popen] = []
     offsets: list[float] = []
-    setup = [[ip, "netns", "add", ns_m], [ip, "netns", "add", ns_s],
-             [ip, "link", "add", if_m, "type", "veth", "peer", "name", if_s],
-             [ip, "link", "set", if_m, "netns", ns_m], [ip, "link", "set", if_s, "netns", ns_s],
-             [ip, "-n", ns_m, "link", "set", if_m, "up"], [ip, "-n", ns_s, "link", "set", if_s, "up"]]
+    pair = netns.VethPair("cs")
     try:
-        for cmd in setup:
-            done = subprocess.run(cmd, capture_output=True, text=True)
-            if done.returncode:
-                return PeerResult("ptp4l -S", skipped=f"{' '.join(cmd[1:4])}: {done.stderr.strip()}")
-        for ns, itf, role, extra in ((ns_m, if_m, "m", ["--masterOnly", "1"]),
-                                     (ns_s, if_s, "s", ["-s"])):
+        try:
+            pair.open()
+        except netns.NetnsError as exc:
+            return PeerResult("ptp4l -S", skipped=str(exc))
+        for side, role, extra in ((pair.a, "m", ["--masterOnly", "1"]), (pair.b, "s", ["-s"])):
             procs.append(subprocess.Popen(
-                [ip, "netns", "exec", ns, ptp4l, "-i", itf, "-S", "-2", "-f",
-                 str(work / f"{role}.conf"), *extra],
+                pair.argv(side, [ptp4l, "-i", side.ifname, "-S", "-2", "-f",
+                                 str(work / f"{role}.conf"), *extra]),
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         time.sleep(2.5)  # announce timeout, best master, first exchanges
         end = time.monotonic() + duration_s
@@ -148,8 +142,7 @@ def run_ptp4l(duration_s: float = 5.0) -> PeerResult:
             time.sleep(0.1)
     finally:
         _stop(procs)
-        for ns in (ns_m, ns_s):  # deleting a namespace deletes its end of the veth pair
-            subprocess.run([ip, "netns", "del", ns], capture_output=True)
+        pair.close()
         shutil.rmtree(work, ignore_errors=True)
     if len(offsets) < 2:
         return PeerResult("ptp4l -S", skipped="ptp4l reported no offsets")

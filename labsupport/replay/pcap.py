@@ -2,24 +2,30 @@
 
 What it mirrors: the usual way a recorded feed is replayed on a test network, a capture file
 and ``tcpreplay``. The packets are the same MoldUDP64 datagrams :class:`~.sinks.UdpSink` sends,
-each wrapped in Ethernet (zero MAC addresses, as on the loopback), IPv4 (127.0.0.1 to
-127.0.0.1, header checksum computed) and UDP (checksum 0: "not computed", allowed on IPv4)
-headers, stamped with the message schedule in a classic microsecond pcap (magic 0xa1b2c3d4).
+each wrapped in Ethernet, IPv4 (header checksum computed) and UDP (checksum 0: "not computed",
+allowed on IPv4) headers, stamped with the message schedule in a classic microsecond pcap
+(magic 0xa1b2c3d4).
 
-:func:`tcpreplay_compare` needs the Debian ``tcpreplay`` binary and the right to inject on the
-loopback (root or CAP_NET_RAW); without either it returns a line saying what was missing.
+tcpreplay injects whole frames through a packet socket, and frames injected on ``lo`` are not
+delivered to this machine's own UDP sockets (tried: zero MAC addresses, 127.0.0.1 both ways;
+they are counted as sent and never arrive). So :func:`tcpreplay_compare` replays across a veth
+pair between two private network namespaces (:class:`labsupport.measure.netns.VethPair`):
+tcpreplay on one end, ``python -m labsupport.replay listen`` on the other, the frames addressed
+to that end's Ethernet and IP addresses. It needs the Debian ``tcpreplay`` binary, root and
+``ip``; without one it returns a line saying what was missing.
 """
 
 from __future__ import annotations
 
 import shutil
+import socket
 import struct
 import subprocess
+import sys
 import tempfile
-import threading
 from pathlib import Path
 
-from .receiver import FeedReceiver, listen, open_socket
+from ..measure import netns
 from .sinks import MOLD_HEADER
 
 __all__ = ["write_pcap", "mold_packets", "tcpreplay_compare"]
@@ -34,15 +40,20 @@ def _checksum(header: bytes) -> int:
     return ~total & 0xFFFF
 
 
-def write_pcap(path: str | Path, packets: list[tuple[int, bytes]], port: int) -> None:
-    """``packets`` as (time in ns, UDP payload) to 127.0.0.1:``port``, one pcap record each."""
-    lo = bytes([127, 0, 0, 1])
+def write_pcap(path: str | Path, packets: list[tuple[int, bytes]], port: int, *,
+               src: tuple[bytes, str] = (bytes(6), "127.0.0.1"),
+               dst: tuple[bytes, str] = (bytes(6), "127.0.0.1")) -> None:
+    """``packets`` as (time in ns, UDP payload) to ``dst``'s IP address and ``port``, one pcap
+    record each; ``src`` and ``dst`` are (Ethernet address, IPv4 address)."""
+    s_ip, d_ip = socket.inet_aton(src[1]), socket.inet_aton(dst[1])
+    macs = dst[0] + src[0]
     out = bytearray(_PCAP_HEADER)
     for i, (t_ns, payload) in enumerate(packets):
         udp = struct.pack(">HHHH", 40000, port, 8 + len(payload), 0) + payload
-        ip = struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), i & 0xFFFF, 0x4000, 64, 17, 0, lo, lo)
+        ip = struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), i & 0xFFFF, 0x4000, 64, 17, 0,
+                         s_ip, d_ip)
         ip = ip[:10] + struct.pack(">H", _checksum(ip)) + ip[12:]
-        frame = bytes(12) + b"\x08\x00" + ip + udp
+        frame = macs + b"\x08\x00" + ip + udp
         out += struct.pack("<IIII", t_ns // 10**9, t_ns % 10**9 // 1000, len(frame), len(frame)) + frame
     Path(path).write_bytes(out)
 
@@ -60,29 +71,40 @@ def mold_packets(n: int, gap_ns: int, session: str = "PCAP") -> list[tuple[int, 
     return out
 
 
-def tcpreplay_compare(n: int = 2_000, gap_ns: int = 100_000) -> str:
-    """Replay ``n`` packets ``gap_ns`` apart with tcpreplay on ``lo``; the receiver's summary, or why not."""
+def tcpreplay_compare(n: int = 2_000, gap_ns: int = 100_000, port: int = 40_001) -> str:
+    """Replay ``n`` packets ``gap_ns`` apart with tcpreplay across a veth pair into our
+    receiver; the receiver's summary, or a line saying why it was skipped."""
     exe = shutil.which("tcpreplay")
     if exe is None:
         return "tcpreplay skipped: not installed (Debian package tcpreplay)"
-    sock, kernel = open_socket("127.0.0.1", 0)
-    port = sock.getsockname()[1]
-    rec = FeedReceiver(keep=False)
-    thread = threading.Thread(target=listen, args=(sock, rec), kwargs={"kernel": kernel, "count": n,
-                                                                     "idle_timeout_s": 2}, daemon=True)
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "feed.pcap"
-            write_pcap(path, mold_packets(n, gap_ns), port)
-            thread.start()
-            done = subprocess.run([exe, "-i", "lo", "-q", str(path)], capture_output=True, text=True, timeout=120)
-            thread.join(timeout=10)
-    finally:
-        sock.close()
+    reason = netns.unavailable()
+    if reason:
+        return f"tcpreplay skipped: {reason}"
+    with tempfile.TemporaryDirectory() as tmp, netns.VethPair("rp") as pair:
+        path = Path(tmp) / "feed.pcap"
+        write_pcap(path, mold_packets(n, gap_ns), port, src=(pair.a.mac, pair.a.ip),
+                   dst=(pair.b.mac, pair.b.ip))
+        listener = subprocess.Popen(
+            pair.argv(pair.b, [sys.executable, "-m", "labsupport.replay", "listen",
+                               f"udp://{pair.b.ip}:{port}", "--count", str(n),
+                               "--idle-timeout", "3"]),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            ready = listener.stderr.readline()  # "listening on udp://..."
+            if not ready.startswith("listening"):
+                return f"tcpreplay skipped: the receiver did not start ({ready.strip()})"
+            done = subprocess.run(pair.argv(pair.a, [exe, "-i", pair.a.ifname, "-q", str(path)]),
+                                  capture_output=True, text=True, timeout=120)
+            out, _ = listener.communicate(timeout=60)
+        finally:
+            if listener.poll() is None:
+                listener.kill()
+                listener.wait()
     if done.returncode != 0:
         last = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
         return f"tcpreplay skipped: it failed here (exit {done.returncode}: {last[0]})"
-    if not rec.messages and not len(rec.ts):
-        return "tcpreplay skipped: its packets did not reach a socket on this loopback"
-    s = rec.summary()
-    return f"tcpreplay, {n} packets {gap_ns / 1e3:.0f} µs apart, as received:\n  " + "\n  ".join(s.lines())
+    lines = [line for line in out.splitlines() if line.strip()]
+    if not lines:
+        return "tcpreplay skipped: the receiver printed no summary"
+    return (f"tcpreplay, {n} packets {gap_ns / 1e3:.0f} µs apart across a veth pair, as received:\n  "
+            + "\n  ".join(lines))
