@@ -42,7 +42,7 @@ LABS: tuple[Lab, ...] = (
     Lab("02", "order_book", "Limit order book and matching engine with PnL", "orderbook",
         "naive reference; exchange-core, Liquibook (published)", "ready"),
     Lab("03", "stream_processor", "Tick stream processor, exactly once over four transports", "stream",
-        "raw pyzmq, Redis Streams, RabbitMQ; bytewax", "planned"),
+        "raw pyzmq, Redis Streams, RabbitMQ; bytewax", "partial"),
     Lab("04", "mini_redis", "Mini Redis with TTL, persistence and replication", "kv",
         "Redis 7 (redis-server, redis-benchmark)", "ready"),
     Lab("05", "api_gateway", "Async API gateway", "gateway", "nginx, HAProxy, Envoy", "partial"),

@@ -83,6 +83,16 @@ ROWS = [
     ("labsupport.services", lambda t: ["status", "--run-dir", str(t)], ["no supervised system"]),
     ("labsupport.faults", lambda t: ["proxy", "--upstream", "10.1.2.3:80"],
      ["not a loopback address"]),
+    ("labsupport.stream", lambda t: ["run", "--source", "x.csv", "--db", str(t / "db"),
+                                     "--transport", "pigeon"], ["invalid choice", "pigeon"]),
+    ("labsupport.stream", lambda t: ["run", "--source", MISSING, "--db", str(t / "db")],
+     [MISSING, "No such file"]),
+    ("labsupport.stream", lambda t: ["run", "--source", _write(t, "ticks.csv",
+                                                              b"ts,symbol,price,size\n1,A,1.0,1\n"),
+                                     "--db", str(t / "db")],
+     ["ticks.csv", "line 1", "seq,ts_ns,symbol,price,size"]),
+    ("labsupport.stream", lambda t: ["run", "--source", "x.csv", "--db", str(t / "db"),
+                                     "--workers", "two"], ["--workers", "two"]),
 ]
 
 
