@@ -68,6 +68,9 @@ def test_bench_rows_at_a_tiny_size() -> None:
     assert chain["p50_ns"] <= chain["p99_ns"]
     var = by_name["historical VaR update, window 250"]
     assert var["incremental_ns"] > 0 and var["numpy_percentile_ns"] > 0
+    assert var["sorted_window_ns"] > 0
+    assert by_name["decisions"]["holders_per_mark"] > 0
+    assert [by_name[f"mark, {h} holders"]["ns_per_mark"] > 0 for h in (1, 10, 40)] == [True] * 3
     assert "FPGA pre-trade appliance (published)" in by_name
 
 

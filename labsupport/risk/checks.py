@@ -25,7 +25,11 @@ order_rate          more than max_orders_per_s orders (this one included, reject
 
 Theory of operation: one function, no allocation, every comparison on integers (prices in
 price units, money in money units, the collar cross-multiplied with the exact fraction), so a
-value exactly at a limit passes and one unit over fails, on every machine. The order-rate
+value exactly at a limit passes and one unit over fails, on every machine. The limits are
+read from the account itself (:class:`~.positions.AccountRisk` copies them as plain ints:
+one attribute load per limit), and the notional limit is compared in price units x shares
+(``q x p x COST_SCALE > N`` is ``q x p > N // COST_SCALE`` for integers), one multiplication
+fewer for every order that is not near the credit limit. The order-rate
 window is a deque of the account's order timestamps: O(1) amortized, since each timestamp is
 appended once and dropped once. It is updated before the chain runs, because a rejected order
 counts too (a runaway algorithm hammering rejects must still trip the rate limit).
@@ -50,49 +54,50 @@ WINDOW_NS = 1_000_000_000  # the order-rate window, (ts - 1 s, ts]
 def pretrade(acct: AccountRisk, ev: Event, seen: set[str], marks: dict[str, int]) -> str:
     """Check one order; returns the reject reason, or ``""`` to accept. Records the order in
     the account's rate window and its id in ``seen`` whatever the answer."""
-    lim = acct.limits
     # The rate window first: every order counts, whatever the rest of the chain says.
     times = acct.order_ts
     ts = ev.ts_ns
-    edge = ts - WINDOW_NS
-    while times and times[0] <= edge:
-        times.popleft()
     times.append(ts)
-    oid = ev.order_id
+    edge = ts - WINDOW_NS
+    while times[0] <= edge:  # stops at the latest, ts > edge
+        times.popleft()
+    # One probe of the id set, not two (it holds every id ever seen: a large table whose
+    # probes miss the cache): the id was new if the set grew.
+    n_seen = len(seen)
+    seen.add(ev.order_id)
     if acct.halted:
-        seen.add(oid)
         return "halted"
-    if oid in seen:
+    if len(seen) == n_seen:
         return "duplicate"
-    seen.add(oid)
     symbol = ev.symbol
-    if symbol in lim.restricted:
+    if symbol in acct.restricted:
         return "restricted"
     qty = ev.qty
-    if qty > lim.max_order_qty:
+    if qty > acct.max_order_qty:
         return "max_order_qty"
     mark = marks.get(symbol)
     price = ev.price
     if price is None:  # market order: valued at the last mark
         if mark is None:
             return "no_price"
-        notional = qty * mark * COST_SCALE
+        notional = qty * mark  # in price units x shares; x COST_SCALE is money units
     else:
-        notional = qty * price * COST_SCALE
-    if notional > lim.max_order_notional:
+        notional = qty * price
+    if notional > acct.max_notional_pu:
         return "max_order_notional"
     # collar = pct / 100 = num / den:  |p - m| x 100 > pct x m  <=>  |p - m| x den > num x m
     if price is not None and mark is not None and \
-            abs(price - mark) * lim.collar_den > lim.collar_num * mark:
+            abs(price - mark) * acct.collar_den > acct.collar_num * mark:
         return "price_collar"
-    pos = acct.position(symbol)
+    p = acct.positions.get(symbol)
+    pos = p.position if p is not None else 0
     if ev.side == BUY:
-        if pos + acct.open_buy.get(symbol, 0) + qty > lim.max_position:
+        if pos + acct.open_buy.get(symbol, 0) + qty > acct.max_position:
             return "max_position"
-    elif pos - acct.open_sell.get(symbol, 0) - qty < -lim.max_position:
+    elif pos - acct.open_sell.get(symbol, 0) - qty < -acct.max_position:
         return "max_position"
-    if acct.gross + notional > lim.credit_limit:
+    if acct.gross + notional * COST_SCALE > acct.credit_limit:
         return "credit"
-    if len(times) > lim.max_orders_per_s:
+    if len(times) > acct.max_orders_per_s:
         return "order_rate"
     return ""

@@ -25,16 +25,28 @@ Per event
 
 After a fill or a mark, each account it changed (:attr:`RiskEngine.touched`, sorted by name)
 has its peak updated and its four alert metrics stepped, in the order of
-:data:`.alerts.METRICS`. Cost: O(1) for orders, cancels and fills; O(holders x log W) for a
-mark. ``holders`` (symbol -> accounts with a nonzero position) keeps a mark from visiting
-accounts that do not hold the symbol.
+:data:`.alerts.METRICS`; an event's alerts are listed by account name, then metric.
+
+Cost: O(1) for orders, cancels and fills; O(holders) for a mark, with a small constant.
+``holders`` (symbol -> {account: its position record}) keeps a mark from visiting accounts
+that do not hold the symbol, and the mark loop is the engine's hot path, written flat: per
+holder, ``d = position x (new - old)`` moves ``net`` and ``gross`` (:mod:`.positions`), the
+equity change since the last sample goes into the historical VaR (whose usual update is two
+comparisons, :mod:`.var`; the EWMA, no alert metric, folds the same changes in when it is
+read, or when the window is about to forget them), the peak is raised, and a few integer
+comparisons against each metric's quiet band (:meth:`.positions.AccountRisk.quiet`) decide
+whether the alert states need looking at at all.
+No object is allocated per holder, and the names in :attr:`touched` are sorted only when
+someone reads them.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
+
+from labsupport.orderbook.pnl import COST_SCALE, Position
 
 from .alerts import METRICS, TRANSITIONS, Alert, zone
 from .checks import pretrade
@@ -47,12 +59,13 @@ __all__ = ["DECISION_HEADER", "Decision", "OpenOrder", "RiskEngine"]
 
 DECISION_HEADER = "seq,order_id,decision,reason"
 LIMIT_KEYS = ("drawdown_limit", "var_limit", "margin_utilization_limit", "credit_limit")
-_EMPTY: tuple[str, ...] = ()
+_EMPTY: tuple[AccountRisk, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """The answer to one order: ``reason`` is empty when accepted."""
+class Decision(NamedTuple):
+    """The answer to one order: ``reason`` is empty when accepted. Immutable; a named tuple
+    rather than a frozen dataclass because one is made per order, and a frozen dataclass's
+    ``__init__`` (one ``object.__setattr__`` per field) cost about five times as much."""
 
     seq: int
     order_id: str
@@ -71,7 +84,14 @@ class OpenOrder:
     __slots__ = ("account", "symbol", "side", "qty")
 
     def __init__(self, account: AccountRisk, symbol: str, side: int, qty: int) -> None:
-        self.account, self.symbol, self.side, self.qty = account, symbol, side, qty
+        self.account = account
+        self.symbol = symbol
+        self.side = side
+        self.qty = qty
+
+
+def _by_account(alert: Alert) -> str:
+    return alert.account
 
 
 def _release(order: OpenOrder, qty: int) -> None:
@@ -91,14 +111,20 @@ class RiskEngine:
         self.accounts: dict[str, AccountRisk] = {}
         self.marks: dict[str, int] = {}  # symbol -> last mark (price units)
         self.prices: dict[str, int] = {}  # symbol -> reference price: the mark, else last fill
-        self.holders: dict[str, dict[AccountRisk, None]] = {}  # symbol -> accounts holding it
+        # symbol -> {account holding it: its position record}
+        self.holders: dict[str, dict[AccountRisk, Position]] = {}
         self.open: dict[str, OpenOrder] = {}
         self.seen: set[str] = set()
         self.alerts: list[Alert] = []  # every alert so far, in order
-        self.touched: tuple[str, ...] | list[str] = _EMPTY  # accounts the last event changed
+        self._touched: Iterable[AccountRisk] = _EMPTY  # accounts the last event changed
         self.unknown_fills = 0
         self.unknown_cancels = 0
         self.events = 0
+
+    @property
+    def touched(self) -> list[str]:
+        """The names of the accounts whose metrics the last event changed, sorted."""
+        return sorted(acct.name for acct in self._touched)
 
     def account(self, name: str) -> AccountRisk:
         acct = self.accounts.get(name)
@@ -113,14 +139,14 @@ class RiskEngine:
         self.events += 1
         kind = ev.kind
         if kind == ORDER:
-            self.touched = _EMPTY
+            self._touched = _EMPTY
             return self.order(ev)
         if kind == MARK:
             self.mark(ev)
         elif kind == FILL:
             self.fill(ev)
         elif kind == CANCEL:
-            self.touched = _EMPTY
+            self._touched = _EMPTY
             self.cancel(ev.order_id)
         else:
             raise RiskError(f"event {ev.seq}: unknown kind {kind!r}")
@@ -166,80 +192,104 @@ class RiskEngine:
                 del self.open[ev.order_id]
         symbol, price = ev.symbol, ev.price
         assert price is not None  # parse_event guarantees it for fills
-        touched: dict[str, None] = {}
+        holders = self.holders.get(symbol)
+        if holders is None:
+            holders = self.holders[symbol] = {}
+        touched: dict[AccountRisk, None] = {}
         if symbol not in self.marks:  # no mark yet: the last fill is the reference price
-            self._reprice(symbol, price, touched)
+            old = self.prices.get(symbol)
+            if old is not None and old != price:
+                for acct in holders:
+                    acct.revalue(symbol, old, price)
+            self.prices[symbol] = price
+            touched = dict.fromkeys(holders)
         acct = self.account(ev.account)
-        pos = acct.fill(symbol, ev.qty if ev.side == BUY else -ev.qty, price, self.prices[symbol])
-        holders = self.holders.setdefault(symbol, {})
-        if pos:
-            holders[acct] = None
+        if acct.fill(symbol, ev.qty if ev.side == BUY else -ev.qty, price, self.prices[symbol]):
+            holders[acct] = acct.positions[symbol]
         else:
             holders.pop(acct, None)
-        touched[acct.name] = None
-        self._after(ev, sorted(touched))
+        touched[acct] = None
+        self._touched = touched
+        n_alerts = len(self.alerts)
+        for a in touched:
+            self._settle(ev, a)
+        if len(self.alerts) - n_alerts > 1:
+            self._order_alerts(n_alerts)
 
     def mark(self, ev: Event) -> None:
+        """Revalue, sample and check every holder of the symbol: the hot path, written flat
+        (see the module's docstring); :meth:`_settle` is the same per account, unrolled."""
         symbol, price = ev.symbol, ev.price
         assert price is not None
         self.marks[symbol] = price
-        touched: dict[str, None] = {}
-        self._reprice(symbol, price, touched)
-        for acct in self.holders.get(symbol, ()):
-            acct.sample()
-        self._after(ev, sorted(touched))
-
-    def _reprice(self, symbol: str, price: int, touched: dict[str, None]) -> None:
         old = self.prices.get(symbol)
         self.prices[symbol] = price
-        if old is None or old == price:
-            for acct in self.holders.get(symbol, ()):
-                touched[acct.name] = None
+        holders = self.holders.get(symbol)
+        if not holders:
+            self._touched = _EMPTY
             return
-        for acct in self.holders.get(symbol, ()):
-            acct.revalue(symbol, old, price)
-            touched[acct.name] = None
-
-    def _after(self, ev: Event, names: list[str]) -> None:
-        """Peaks, alert states and the kill switch of every account the event changed.
-
-        The fast path compares 10 x value with 8 x limit (the warn line) for a metric whose
-        state is none: most accounts on most events are below every warn line, and then this
-        is four integer comparisons. Anything else goes through :meth:`_zone_step`."""
-        self.touched = names
-        accounts = self.accounts
-        for name in names:
-            acct = accounts[name]
-            lim = acct.limits
-            eq = lim.capital + acct.realized + acct.unrealized
+        self._touched = holders
+        dv = 0 if old is None else (price - old) * COST_SCALE
+        alerts = self.alerts
+        n_alerts = len(alerts)
+        for acct, p in holders.items():
+            if dv:  # |position x price| moves by |position| x dv: prices are positive
+                pos = p.position
+                d = pos * dv
+                acct.net += d
+                acct.gross += d if pos > 0 else -d
+            eq = acct.base + acct.net
+            last = acct.last_sample
+            acct.last_sample = eq
+            if last is not None:  # one VaR sample: the equity change since the last one
+                hvar = acct.hvar
+                hvar.push(eq - last)
+                acct.ewma_due = due = acct.ewma_due + 1
+                if due == hvar.window:  # the EWMA is folded in when read, or now
+                    acct.fold_ewma()
             if eq > acct.peak:
                 acct.peak = eq
-            st = acct.alert_state
-            dd = acct.peak - eq
-            if st[0] or 10 * dd >= 8 * lim.drawdown_limit:
-                self._zone_step(ev, acct, 0, dd, lim.drawdown_limit)
-            v = acct.hvar.var100
-            if st[1] or 10 * v >= 800 * lim.var_limit:
-                self._zone_step(ev, acct, 1, v, 100 * lim.var_limit)
-            gross = acct.gross
-            if gross and acct.util_a and (st[2] or eq <= 0 or 10 * gross * acct.util_a >= 8 * acct.util_b * eq):
-                # margin / equity >= k/10 x limit  <=>  10 gross scan_n u_d >= k u_n scan_d eq
-                if eq <= 0:
-                    self._zone_step(ev, acct, 2, 1, 0)  # margin, no equity: infinitely used
-                else:
-                    self._zone_step(ev, acct, 2, gross * acct.util_a, acct.util_b * eq)
-            elif st[2]:
-                self._zone_step(ev, acct, 2, 0, 1)
-            if st[3] or 10 * gross >= 8 * lim.credit_limit:
-                self._zone_step(ev, acct, 3, gross, lim.credit_limit)
+            if not acct.quiet(eq):
+                self._zone_steps(ev, acct, eq)
+        if len(alerts) - n_alerts > 1:
+            self._order_alerts(n_alerts)
+
+    def _settle(self, ev: Event, acct: AccountRisk) -> None:
+        """The peak and the alert states of one account the event changed: nothing more than
+        a few comparisons while every metric is in its quiet band (:meth:`AccountRisk.quiet`)."""
+        eq = acct.base + acct.net
+        if eq > acct.peak:
+            acct.peak = eq
+        if not acct.quiet(eq):
+            self._zone_steps(ev, acct, eq)
+
+    def _order_alerts(self, start: int) -> None:
+        """One event's alerts, from ``start`` on, by account name (stable: metric order)."""
+        self.alerts[start:] = sorted(self.alerts[start:], key=_by_account)
+
+    def _zone_steps(self, ev: Event, acct: AccountRisk, eq: int) -> None:
+        """Step every metric by its zone (a metric in its quiet band steps to itself)."""
+        lim = acct.limits
+        self._zone_step(ev, acct, 0, acct.peak - eq, lim.drawdown_limit)
+        self._zone_step(ev, acct, 1, acct.hvar.var100, 100 * lim.var_limit)
+        gross = acct.gross
+        if not (gross and acct.util_a):
+            self._zone_step(ev, acct, 2, 0, 1)  # no margin: utilization 0
+        elif eq <= 0:
+            self._zone_step(ev, acct, 2, 1, 0)  # margin, no equity: infinitely used
+        else:  # margin / equity against the limit: gross x a against b x eq
+            self._zone_step(ev, acct, 2, gross * acct.util_a, acct.util_b * eq)
+        self._zone_step(ev, acct, 3, gross, lim.credit_limit)
 
     def _zone_step(self, ev: Event, acct: AccountRisk, k: int, a: int, b: int) -> None:
         """Step metric ``k`` of ``acct`` by the zone of ``a / b`` (b == 0: over any limit)."""
         z = zone(a, b) if b else 3
-        new, level = TRANSITIONS[acct.alert_state[k]][z]
-        acct.alert_state[k] = new
+        was = acct.alert_state[k]
+        new, level = TRANSITIONS[was][z]
         if level is None:
             return
+        acct.alert_state[k] = new
+        acct.set_band(k, new)
         metric = METRICS[k]
         lim = acct.limits
         if k == 0:
