@@ -12,6 +12,8 @@ import pytest
 from labsupport.faults import FaultProxy
 from labsupport.gateway import Backend, GatewayServer, parse_config
 from labsupport.gateway.client import AsyncClient, crowd
+from labsupport.http import HttpRequest, HttpServer, Limits, Response, StreamingResponse
+from labsupport.http.client import NEED_DATA, ResponseReader
 
 
 def config(upstreams: dict[str, list[int]], routes: str, **up_opts: object) -> str:
@@ -271,22 +273,124 @@ def test_garbage_and_refused_backends_are_502_and_post_is_not_retried():
     assert [r.status for r in gets] == [200, 200]  # a refused GET is retried elsewhere
 
 
-def test_large_bodies_stream_through():
+def test_large_bodies_stream_through_with_their_length_and_head_keeps_it():
     async def main():
         async with backends(1) as (bs, ports), \
                 GatewayServer(parse_config(config({"u": ports}, ROUTE_ALL))) as gw:
             c = await AsyncClient.connect(gw.address[1])
             big = await c.request("GET", "/big?bytes=20000000")
+            head_big = await c.request("HEAD", "/big?bytes=20000000")
+            get_small = await c.request("GET", "/quotes/X")
+            head_small = await c.request("HEAD", "/quotes/X")
             up = await c.request("POST", "/echo", body=b"z" * 3_000_000)
             small = await c.request("GET", "/x")
             await c.close()
-            return big, up, small
+            return big, head_big, get_small, head_small, up, small
 
-    big, up, small = run(main())
+    big, head_big, get_small, head_small, up, small = run(main())
     assert big.status == 200 and len(big.body) == 20_000_000
-    assert big.headers.get("transfer-encoding") == "chunked"  # streamed, not buffered whole
+    assert big.headers["content-length"] == "20000000" and "transfer-encoding" not in big.headers
+    assert head_big.headers["content-length"] == "20000000" and head_big.body == b""
+    assert head_small.headers["content-length"] == str(len(get_small.body)) != "0"
+    assert head_small.body == b""
     assert up.status == 200 and up.body == b"z" * 3_000_000
-    assert small.status == 200  # the connection is still good after the stream
+    assert small.status == 200  # the connection is still good after the streams
+
+
+async def _held_backend():
+    """A backend whose /down answer stops halfway until ``release`` is set, and whose /up
+    handler reads a streamed request body and sets ``first`` on its first piece."""
+    release, first = asyncio.Event(), asyncio.Event()
+
+    async def half_then_rest():
+        yield b"a" * 600_000
+        await release.wait()
+        yield b"b" * 600_000
+
+    async def app(request: HttpRequest):
+        if request.path == "/down":
+            return StreamingResponse(half_then_rest(), content_length=1_200_000)
+        seen: list[int] = []
+        async for piece in request.stream:
+            seen.append(len(piece))
+            first.set()
+        return Response(b"%d bytes in %d pieces" % (sum(seen), len(seen)),
+                        headers=[("x-chunked", str(request.head.chunked))])
+
+    server = HttpServer(app, stream_body=lambda head: True, limits=Limits(max_body_bytes=1 << 24))
+    port = (await server.start("127.0.0.1", 0))[1]
+    return server, port, release, first
+
+
+async def _read_until(reader: asyncio.StreamReader, rr: ResponseReader, want_bytes: int) -> int:
+    got = 0
+    while got < want_bytes:
+        data = await reader.read(65536)
+        assert data, "connection closed early"
+        rr.feed(data)
+        got += len(data)
+    return got
+
+
+def test_response_and_request_bodies_are_forwarded_as_they_arrive_not_buffered():
+    async def main():
+        server, port, release, first = await _held_backend()
+        try:
+            async with GatewayServer(parse_config(config({"u": [port]}, ROUTE_ALL))) as gw:
+                reader, writer = await asyncio.open_connection("127.0.0.1", gw.address[1])
+                rr = ResponseReader()
+                # Down: the first half reaches the client while the backend holds the rest.
+                writer.write(b"GET /down HTTP/1.1\r\nhost: g\r\n\r\n")
+                await asyncio.wait_for(_read_until(reader, rr, 500_000), 10)
+                release.set()
+                while (down := rr.next_response()) is NEED_DATA:
+                    rr.feed(await reader.read(65536))
+                # Up: the backend reads the first part before the client has sent the rest.
+                writer.write(b"POST /up HTTP/1.1\r\nhost: g\r\ncontent-length: 3000000\r\n\r\n"
+                             + b"x" * 1_000_000)
+                await asyncio.wait_for(first.wait(), 10)
+                writer.write(b"x" * 2_000_000)
+                while (up := rr.next_response()) is NEED_DATA:
+                    rr.feed(await reader.read(65536))
+                # Chunked up: re-chunked to the backend, piece by piece.
+                writer.write(b"POST /up HTTP/1.1\r\nhost: g\r\ntransfer-encoding: chunked\r\n\r\n"
+                             b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n")
+                while (chunked := rr.next_response()) is NEED_DATA:
+                    rr.feed(await reader.read(65536))
+                writer.close()
+                return down, up, chunked
+        finally:
+            await server.shutdown(grace_s=1.0)
+
+    down, up, chunked = run(main())
+    assert down.status == 200 and down.body == b"a" * 600_000 + b"b" * 600_000
+    assert down.headers["content-length"] == "1200000"
+    assert up.status == 200 and up.body.startswith(b"3000000 bytes in ")
+    assert int(up.body.split()[3]) > 1  # it came in pieces, as sent
+    assert chunked.body.startswith(b"11 bytes") and chunked.headers["x-chunked"] == "True"
+
+
+def test_client_breaking_off_a_streamed_body_is_not_held_against_the_backend():
+    async def main():
+        async with backends(1) as (bs, ports), \
+                GatewayServer(parse_config(config({"u": ports}, ROUTE_ALL, eject_after=1))) as gw:
+            reader, writer = await asyncio.open_connection("127.0.0.1", gw.address[1])
+            writer.write(b"POST /echo HTTP/1.1\r\nhost: g\r\ncontent-length: 1000000\r\n\r\n"
+                         + b"x" * 200_000)
+            await writer.drain()
+            await asyncio.sleep(0.2)  # the first part is on its way to the backend
+            writer.transport.abort()  # the client goes away mid-body
+            for _ in range(100):
+                if gw.gateway.metrics.in_flight == 0:
+                    break
+                await asyncio.sleep(0.02)
+            server = gw.gateway.upstreams["u"].servers[0]
+            after = await get_many(gw.address[1], ["/x"])
+            return server.failures, server.breaker, gw.gateway.metrics.in_flight, after[0]
+
+    failures, breaker, in_flight, after = run(main())
+    assert (failures, breaker, in_flight) == (0, "closed", 0)
+    assert after.status == 200
 
 
 @pytest.mark.slow

@@ -395,6 +395,11 @@ def test_response_stream_reuse_rules_and_head_only():
     (b"HTTP/1.1 2000 OK\r\n\r\n", UpstreamProtocolError),
     (b"HTTP/1.1 200 OK\r\ncontent-length: x\r\n\r\n", UpstreamProtocolError),
     (b"HTTP/1.1 200 OK\r\nno colon\r\n\r\n", UpstreamProtocolError),
+    (b"HTTP/1.1 200 OK\r\ncontent-type\r\n\r\n", UpstreamProtocolError),  # a known name, no colon
+    # A bare LF or CR, or a NUL, in a field would reach the client as a forged field.
+    (b"HTTP/1.1 200 OK\r\nx-a: 1\nset-cookie: s=1\r\n\r\n", UpstreamProtocolError),
+    (b"HTTP/1.1 200 OK\r\nx-a: 1\rx\r\n\r\n", UpstreamProtocolError),
+    (b"HTTP/1.1 200 OK\r\nx-a: 1\x00\r\n\r\n", UpstreamProtocolError),
     (b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n", UpstreamProtocolError),
     (b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nshort", UpstreamClosed),
     (b"HTTP/1.1 200 O", UpstreamClosed),
@@ -418,6 +423,10 @@ def test_request_head_drops_hop_by_hop_and_adds_proxy_fields():
     assert b"x-forwarded-for: 1.2.3.4, 127.0.0.1" in lines and b"x-request-id: rid-1" in lines
     post = request_head("POST", b"/o", [(b"host", b"a")], 0, "::1", b"r")
     assert b"content-length: 0" in post.split(b"\r\n")
+    streamed = request_head("PUT", b"/f", [(b"host", b"a"), (b"transfer-encoding", b"chunked")],
+                            None, "::1", b"r").split(b"\r\n")  # a chunked body streamed on
+    assert b"transfer-encoding: chunked" in streamed
+    assert not any(line.startswith(b"content-length") for line in streamed)
 
 
 def test_response_fields_keep_end_to_end_only():

@@ -6,7 +6,8 @@ token bucket), ``cache`` (LRU with a byte budget, TTLs, request coalescing), ``h
 (circuit breaker and active-check state, retry budget), ``upstream`` (a streaming response
 reader), ``forward`` (hop-by-hop rules). Around them: ``pool`` (keep-alive connection pools),
 ``proxy`` (the request path), ``app`` (serving, health checks, reload), ``backend`` (a demo
-service). ``python -m labsupport.gateway --config gw.toml`` serves it.
+service), ``policies`` (the rate limit and cache replayed against nginx configured the same way).
+``python -m labsupport.gateway --config gw.toml`` serves it.
 """
 
 from .app import GatewayServer, check_server
@@ -14,6 +15,7 @@ from .balance import ConsistentHash, LeastConn, PowerOfTwo, RoundRobin, make_bal
 from .cache import Coalescer, ResponseCache, ttl_for
 from .config import Config, load_config, parse_config
 from .errors import (
+    ClientAborted,
     ConfigError,
     ConnectFailed,
     GatewayError,
@@ -29,7 +31,7 @@ from .ratelimit import Decision, Gcra, KeyedLimiter, TokenBucket
 from .upstream import END, ResponseHead, ResponseStream
 
 __all__ = [
-    "END", "METRICS_PATH", "Backend", "Coalescer", "Config", "ConfigError", "ConnectFailed",
+    "END", "METRICS_PATH", "Backend", "ClientAborted", "Coalescer", "Config", "ConfigError", "ConnectFailed",
     "ConnectionPool", "ConsistentHash", "Decision", "Gateway", "GatewayError", "GatewayServer",
     "Gcra", "KeyedLimiter", "LeastConn", "PowerOfTwo", "ResponseCache", "ResponseHead",
     "ResponseStream", "RetryBudget", "RoundRobin", "ServerState", "TokenBucket", "UpstreamClosed",

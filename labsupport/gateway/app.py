@@ -65,7 +65,8 @@ class GatewayServer:
         self.path = path
         self.gateway = Gateway(config, clock=clock, seed=seed)
         self.http = HttpServer(self.gateway.handle, keepalive_timeout=75.0,
-                               limits=Limits(max_body_bytes=max_body_bytes), clock=clock)
+                               limits=Limits(max_body_bytes=max_body_bytes), clock=clock,
+                               stream_body=self.gateway.streams_body)
         self.address: tuple[str, int] | None = None
         self.reloads = 0
         self._checks: dict[str, asyncio.Task[None]] = {}

@@ -38,6 +38,7 @@ class CachedResponse:
     headers: tuple[tuple[bytes, bytes], ...]  # end-to-end fields, as the client will get them
     body: bytes
     expires_s: float
+    response: Any = None  # what a hit answers, built once when stored (the gateway's Response)
 
     @property
     def size(self) -> int:
@@ -93,11 +94,12 @@ class ResponseCache:
         return entry
 
     def put(self, key: Any, status: int, headers: tuple[tuple[bytes, bytes], ...], body: bytes,
-            ttl_s: float) -> bool:
-        """Store a response for ``ttl_s``; False when it is not storable (see the docstring)."""
+            ttl_s: float, response: Any = None) -> bool:
+        """Store a response for ``ttl_s``; False when it is not storable (see the docstring).
+        ``response`` is what a hit answers, prepared once by the caller."""
         if ttl_s <= 0 or status != 200 or len(body) > self.max_entry_bytes:
             return False
-        entry = CachedResponse(status, headers, body, self.clock() + ttl_s)
+        entry = CachedResponse(status, headers, body, self.clock() + ttl_s, response)
         if entry.size > self.max_bytes:
             return False
         if key in self._entries:

@@ -4,6 +4,7 @@
 (``upstream[1].balance``). ``UpstreamError`` and its subclasses are a backend's: it refused the
 connection, answered with bytes that are not HTTP/1.1, or took too long; the gateway turns
 them into 502 and 504 answers (or a retry on another server), never into a hang.
+``ClientAborted`` is the client's: its streamed request body broke off or was malformed.
 """
 
 from __future__ import annotations
@@ -46,3 +47,8 @@ class UpstreamTimeout(UpstreamError):
     """No response head (or no next body byte) within the read timeout (504)."""
 
     status_code = 504
+
+
+class ClientAborted(GatewayError):
+    """The client's streamed request body broke off or was malformed while it was being
+    forwarded (not held against the backend; the client's connection is already closed)."""

@@ -248,8 +248,8 @@ def cache_hits(n: int) -> int:
     parser = RequestParser()
     parser.feed(b"GET /quotes/AAPL HTTP/1.1\r\nhost: desk\r\naccept: */*\r\n\r\n")
     request = HttpRequest(parser.next_event(), b"", ("127.0.0.1", 50000))
-    gw.cache.put(("GET", "/quotes/AAPL", b"", ()), 200,
-                 ((b"content-type", b"application/json"),), b'{"bid": 100.25}', 3600)
+    gw.store(("GET", "/quotes/AAPL", b"", ()), 200,
+             [(b"content-type", b"application/json")], b'{"bid": 100.25}', 3600)
     served = 0
     for _ in range(n):
         served += gw.handle(request).status == 200

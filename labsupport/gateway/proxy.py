@@ -14,7 +14,12 @@ The request path, in order (each step can answer on its own)::
              left and the retry budget allows; else 502 (504 for a timeout)
     answer: a body of at most ``buffer_bytes`` with a Content-Length is read whole (so it can
             be cached and retried); a larger or unframed one is streamed piece by piece
-            (chunked to the client), never held whole.
+            (with its Content-Length when it has one, else chunked), never held whole; a
+            HEAD answer keeps the backend's Content-Length and has no body.
+
+Request bodies over ``STREAM_BODY_ABOVE`` and chunked ones come through Lab 01's streaming
+hook (``HttpRequest.stream``) and go to the backend piece by piece as the client sends them,
+with backpressure both ways; such a request is retried only while none of its body was read.
 
 Every outcome feeds the server's passive health (``ServerState``) and the metrics. The clock
 (``clock``) and randomness (``seed``) are injected; ``reload(config)`` swaps routes and pools
@@ -23,10 +28,12 @@ while requests run: a server present before and after keeps its pool and health 
 
 from __future__ import annotations
 
+import itertools
 import random
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from time import perf_counter
 from typing import Any
 
 from labsupport.http import HttpRequest, Response, StreamingResponse
@@ -34,8 +41,8 @@ from labsupport.http import HttpRequest, Response, StreamingResponse
 from .balance import make_balancer
 from .cache import Coalescer, ResponseCache, cache_key, ttl_for
 from .config import Config, RouteSpec, UpstreamSpec
-from .errors import PoolBusy, UpstreamClosed, UpstreamError
-from .forward import VIA, request_head, response_fields
+from .errors import ClientAborted, PoolBusy, UpstreamClosed, UpstreamError
+from .forward import VIA, client_response, field, request_head, response_fields
 from .health import RetryBudget, ServerState
 from .metrics import Metrics
 from .pool import ConnectionPool, UpstreamConnection
@@ -46,6 +53,9 @@ __all__ = ["METRICS_PATH", "Gateway", "Upstream"]
 
 METRICS_PATH = "/__gateway/metrics"
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
+#: Request bodies above this (and every chunked one) are streamed to the backend as they
+#: arrive; smaller ones are taken whole, so that the request can be retried on another server.
+STREAM_BODY_ABOVE = 64 * 1024
 
 
 @dataclass(slots=True)
@@ -85,8 +95,9 @@ class Upstream:
     def choose(self, key: bytes | None, tried: set[str]) -> ServerState | None:
         now = self.clock()
         ready = [s for s in self.servers if s.available(now)]
-        fresh = [s for s in ready if s.name not in tried]
-        return self.balancer.pick(fresh or ready, key)
+        if tried:  # a retry goes to a server not tried yet when there is one
+            ready = [s for s in ready if s.name not in tried] or ready
+        return self.balancer.pick(ready, key)
 
     @property
     def ejections(self) -> int:
@@ -103,6 +114,8 @@ class Route:
         self.name = spec.prefix
         rl = spec.rate_limit
         self.limiter = KeyedLimiter(rl.rate_per_s, rl.burst, clock=clock) if rl else None
+        self.caches = spec.cache_ttl_s > 0
+        self.cache_fields = tuple(h.encode() for h in spec.cache_headers)
 
     def matches(self, path: str) -> bool:
         p = self.spec.prefix
@@ -126,6 +139,10 @@ class Gateway:
         self.metrics = Metrics()
         self.cache = ResponseCache(config.cache_max_bytes, clock=clock)
         self.coalescer = Coalescer()
+        # Request ids: 64 random bits per gateway run, then a counter (unique across restarts,
+        # a fraction of the cost of 128 random bits per request).
+        self._id_prefix = b"%016x" % self.rng.getrandbits(64)
+        self._ids = itertools.count()
         self.upstreams: dict[str, Upstream] = {}
         self.routes: list[Route] = []
         self.reload(config)
@@ -140,13 +157,14 @@ class Gateway:
         # Longest prefix first; at equal length a route bound to a Host comes first.
         specs = sorted(config.routes, key=lambda r: (-len(r.prefix), r.host is None))
         self.routes = [old_routes.get(s) or Route(s, self.clock) for s in specs]
+        self._by_host = any(r.spec.host is not None for r in self.routes)
         self.config = config
         for name, up in old.items():
             if name not in self.upstreams:
                 up.close()
 
     def match(self, host: bytes | None, path: str) -> Route | None:
-        hostname = (host or b"").split(b":", 1)[0].decode("latin-1").lower()
+        hostname = (host or b"").split(b":", 1)[0].decode("latin-1").lower() if self._by_host else ""
         for route in self.routes:
             if route.spec.host is not None and route.spec.host.lower() != hostname:
                 continue
@@ -162,40 +180,47 @@ class Gateway:
         for up in self.upstreams.values():
             up.close()
 
+    @staticmethod
+    def streams_body(head: Any) -> bool:
+        """Lab 01's streaming-body hook: which request bodies are forwarded as they arrive."""
+        return head.chunked or head.content_length > STREAM_BODY_ABOVE
+
     # -- the request path ----------------------------------------------------------------
     def handle(self, request: HttpRequest) -> Any:
         """The app: a ``Response`` when the gateway can answer at once (metrics, 404, 429, a
         cache hit: written by the server inside its read callback, no Task), else a coroutine
         (forwarding) that the server runs as a Task."""
-        start = time.perf_counter()
-        if request.path == METRICS_PATH:
+        start = perf_counter()
+        head = request.head
+        path = head.path
+        if path == METRICS_PATH:
             return Response(self.metrics.render(self.ejections),
                             content_type=b"text/plain; version=0.0.4")
-        route = self.match(request.header(b"host"), request.path)
+        route = self.match(head.header(b"host") if self._by_host else None, path)
         if route is None:
-            self.metrics.observe("-", 404, "-", time.perf_counter() - start)
+            self.metrics.observe("-", 404, "-", perf_counter() - start)
             return Response("no route for this path\n", 404)
-        spec = route.spec
         if route.limiter is not None:
-            decision = route.limiter.allow(_client_key(request, spec.rate_limit.key))
+            decision = route.limiter.allow(_client_key(request, route.spec.rate_limit.key))
             if not decision.allowed:
                 self.metrics.counters["rate_limited"] += 1
-                self.metrics.observe(route.name, 429, "-", time.perf_counter() - start)
+                self.metrics.observe(route.name, 429, "-", perf_counter() - start)
                 return Response("rate limit exceeded\n", 429, headers=[
                     ("retry-after", retry_after_header(decision))])
-        request_id = request.header(b"x-request-id") or b"%032x" % self.rng.getrandbits(128)
         key = None
-        if spec.cache_ttl_s > 0 and request.method == "GET":
-            head = request.head
-            values = tuple(request.header(h.encode(), b"") for h in spec.cache_headers)
-            key = cache_key(head.method, head.path, head.query, values)
+        method = head.method
+        if route.caches and (method == "GET" or method == "HEAD"):
+            values = tuple(head.header(h, b"") for h in route.cache_fields) if route.cache_fields else ()
+            key = cache_key("GET", path, head.query, values)  # HEAD is answered as GET
             entry = self.cache.get(key)
-            if entry is not None:
+            if entry is not None:  # the prepared Response: no per-hit header work at all
                 self.metrics.counters["cache_hits"] += 1
-                self.metrics.observe(route.name, entry.status, "cache", time.perf_counter() - start)
-                return self._answer(Buffered(entry.status, list(entry.headers), entry.body,
-                                             "cache"), request_id, b"HIT")
+                self.metrics.observe(route.name, 200, "cache", perf_counter() - start)
+                return entry.response
             self.metrics.counters["cache_misses"] += 1
+            if method == "HEAD":
+                key = None  # a HEAD miss is forwarded as HEAD and not stored
+        request_id = head.header(b"x-request-id") or b"%s%016x" % (self._id_prefix, next(self._ids))
         return self._proxied(request, route, request_id, key, start)
 
     async def _proxied(self, request: HttpRequest, route: Route, request_id: bytes,
@@ -205,13 +230,15 @@ class Gateway:
         try:
             if key is None:
                 result = await self.forward(request, upstream, request_id, buffer=False)
-                response = self._answer(result, request_id, None)
+                response = self._answer(result, request_id, None, request.method)
             else:
                 response, result = await self._cached(request, route, upstream, request_id, key)
+        except ClientAborted as exc:  # the connection is closed already: this is not sent
+            result, response = None, Response(f"{exc}\n", 400)
         finally:
             self.metrics.in_flight -= 1
         self.metrics.observe(route.name, response.status, getattr(result, "server", "-"),
-                             time.perf_counter() - start)
+                             perf_counter() - start)
         return response
 
     async def _cached(self, request: HttpRequest, route: Route, upstream: Upstream,
@@ -219,8 +246,8 @@ class Gateway:
         async def fetch() -> Any:
             result = await self.forward(request, upstream, request_id, buffer=True)
             if isinstance(result, Buffered):
-                ttl = ttl_for(route.spec.cache_ttl_s, _field(result.headers, b"cache-control"))
-                self.cache.put(key, result.status, tuple(result.headers), result.body, ttl)
+                ttl = ttl_for(route.spec.cache_ttl_s, field(result.headers, b"cache-control"))
+                self.store(key, result.status, result.headers, result.body, ttl)
             return result
 
         result, led = await self.coalescer.run(key, fetch)
@@ -230,20 +257,33 @@ class Gateway:
                 result = await self.forward(request, upstream, request_id, buffer=False)
         return self._answer(result, request_id, b"MISS"), result
 
-    def _answer(self, result: Any, request_id: bytes, cache: bytes | None) -> Any:
+    def store(self, key: Any, status: int, headers: list[tuple[bytes, bytes]], body: bytes,
+              ttl_s: float) -> bool:
+        """Cache a backend's answer with the ``Response`` every hit on it will be: built once
+        here, so a hit does no header work at all."""
+        hit = client_response(status, headers, body, [(b"via", VIA), (b"x-cache", b"HIT")])
+        return self.cache.put(key, status, tuple(headers), body, ttl_s, response=hit)
+
+    def _answer(self, result: Any, request_id: bytes, cache: bytes | None,
+                method: str = "GET") -> Any:
         if isinstance(result, Response):  # an error the gateway made itself
             return result
         extra = [(b"via", VIA), (b"x-request-id", request_id)]
         if cache is not None:
             extra.append((b"x-cache", cache))
         if isinstance(result, Buffered):
-            ctype = _field(result.headers, b"content-type") or b"application/octet-stream"
-            return Response(result.body, result.status, content_type=ctype,
-                            headers=[*response_fields(result.headers), *extra])
+            if method == "HEAD":  # no body, but the length the GET would have had
+                ctype = field(result.headers, b"content-type") or b"application/octet-stream"
+                declared = field(result.headers, b"content-length")
+                return StreamingResponse((), result.status, content_type=ctype,
+                                         headers=[*response_fields(result.headers), *extra],
+                                         content_length=int(declared) if declared else None)
+            return client_response(result.status, result.headers, result.body, extra)
         head, chunks = result
         ctype = head.header(b"content-type") or b"application/octet-stream"
         return StreamingResponse(chunks, head.status, content_type=ctype,
-                                 headers=[*response_fields(head.headers), *extra])
+                                 headers=[*response_fields(head.headers), *extra],
+                                 content_length=head.content_length)
 
     # -- forwarding ----------------------------------------------------------------------
     async def forward(self, request: HttpRequest, upstream: Upstream, request_id: bytes,
@@ -255,7 +295,9 @@ class Gateway:
         target = head.target if head.target[:1] == b"/" else (
             head.path.encode() + (b"?" + head.query if head.query else b""))
         ip = request.peer[0] if request.peer else "-"
-        raw = request_head(head.method, target, head.headers, len(request.body), ip, request_id)
+        stream = request.stream  # a large or chunked body, read as it arrives (never whole)
+        body_len = len(request.body) if stream is None else head.content_length  # None: chunked
+        raw = request_head(head.method, target, head.headers, body_len, ip, request_id)
         hash_key = _client_key(request, spec.hash_key) if spec.balance == "hash" else None
         upstream.budget.deposit(self.clock())
         tried: set[str] = set()
@@ -268,10 +310,15 @@ class Gateway:
             server.begin()
             try:
                 return await self._exchange(server, upstream, raw, request, buffer)
+            except ClientAborted:
+                server.end()
+                raise
             except UpstreamError as exc:
                 server.end()
                 if not isinstance(exc, PoolBusy):
                     server.record_failure(self.clock())
+                if stream is not None and stream.received:
+                    return _error_response(exc)  # body bytes are gone: cannot be sent again
                 if not (idempotent and retries < spec.retries):
                     return _error_response(exc)
                 if not upstream.budget.try_spend():
@@ -288,12 +335,19 @@ class Gateway:
         for fresh_try in (False, True):
             conn = await pool.acquire()
             try:
-                await conn.send(raw, request.body, head_only)
+                if request.stream is None:
+                    await conn.send(raw, request.body, head_only)
+                else:
+                    await conn.send_stream(raw, request.stream, request.head.chunked)
                 head = await conn.read_head(spec.read_timeout_s)
                 break
+            except ClientAborted:
+                pool.release(conn, reuse=False)
+                raise
             except (UpstreamError, ConnectionError) as exc:
                 pool.release(conn, reuse=False)
-                if conn.reused and not fresh_try and isinstance(exc, (UpstreamClosed, ConnectionError)):
+                if (conn.reused and not fresh_try and isinstance(exc, (UpstreamClosed, ConnectionError))
+                        and not (request.stream is not None and request.stream.received)):
                     continue  # a stale keep-alive connection: the backend never saw the request
                 if isinstance(exc, UpstreamError):
                     raise
@@ -327,11 +381,6 @@ class Gateway:
             server.end()
 
 
-def _field(headers: list[tuple[bytes, bytes]], name: bytes) -> bytes | None:
-    for k, v in headers:
-        if k == name:
-            return v
-    return None
 
 
 def _error_response(exc: UpstreamError) -> Response:

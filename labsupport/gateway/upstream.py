@@ -26,6 +26,8 @@ __all__ = ["END", "NEED_DATA", "ResponseHead", "ResponseStream"]
 
 END = _Sentinel("END")
 MAX_HEAD_BYTES = 65536
+_FRAMING = frozenset({b"content-length", b"transfer-encoding", b"connection"})
+_NAMES: dict[bytes, bytes] = {}  # field name as received -> lower-case (validated once)
 _HEAD, _LENGTH, _CHUNK_SIZE, _CHUNK_DATA, _CHUNK_CRLF, _TRAILER, _CLOSE, _DONE = range(8)
 
 
@@ -70,9 +72,14 @@ class ResponseStream:
         return self._state == _DONE and self.keep_alive and not self._buf and not self._eof
 
     def _take(self, n: int) -> bytes:
-        piece = bytes(self._buf[:n])
-        del self._buf[:n]
+        buf = self._buf
         self._offset += n
+        if n >= len(buf):  # the usual end of a read: one copy, no shifting of the rest
+            piece = bytes(buf)
+            buf.clear()
+            return piece
+        piece = bytes(buf[:n])
+        del buf[:n]
         return piece
 
     def next_event(self) -> ResponseHead | bytes | _Sentinel:
@@ -89,7 +96,8 @@ class ResponseStream:
                                              f"response head (offset {self._offset})")
                     return NEED_DATA
                 head = self._parse_head(bytes(buf[:end]))
-                self._take(end + 4)
+                del buf[:end + 4]
+                self._offset += end + 4
                 if head is None:
                     continue  # an interim 1xx: the real response follows
                 return head
@@ -164,6 +172,11 @@ class ResponseStream:
 
     def _parse_head(self, raw: bytes) -> ResponseHead | None:
         lines = raw.split(b"\r\n")
+        # A bare CR or LF, or a NUL, would pass through to the client as a forged field
+        # (response splitting): the head is checked once here, so the fields need no check later.
+        if raw.count(b"\n") != len(lines) - 1 or raw.count(b"\r") != len(lines) - 1 or b"\0" in raw:
+            raise UpstreamProtocolError(f"bare CR, LF or NUL in the response head at offset "
+                                        f"{self._offset}")
         parts = lines[0].split(b" ", 2)
         if (len(parts) < 2 or parts[0] not in (b"HTTP/1.1", b"HTTP/1.0") or len(parts[1]) != 3
                 or not parts[1].isdigit()):
@@ -174,13 +187,21 @@ class ResponseStream:
         length: int | None = None
         chunked = False
         close = parts[0] == b"HTTP/1.0"
+        names = _NAMES
         for line in lines[1:]:
             name, colon, value = line.partition(b":")
-            if not colon or not name or name != name.strip():
-                raise UpstreamProtocolError(f"malformed header line {line[:60]!r}")
-            name = name.lower()
+            lname = names.get(name)  # a name seen before: checked and lower-cased then
+            if lname is None or not colon:
+                if not colon or not name or name != name.strip():
+                    raise UpstreamProtocolError(f"malformed header line {line[:60]!r}")
+                lname = name.lower()
+                if len(names) < 1024:  # bounded: a backend cannot grow it without limit
+                    names[name] = lname
+            name = lname
             value = value.strip()
             headers.append((name, value))
+            if name not in _FRAMING:
+                continue
             if name == b"content-length":
                 if not value.isdigit() or (length is not None and int(value) != length):
                     raise UpstreamProtocolError(f"bad Content-Length {value[:20]!r}")

@@ -205,14 +205,21 @@ class Response:
 
 
 class StreamingResponse:
-    """A response whose body comes from an (async) iterator; sent chunked over HTTP/1.1."""
+    """A response whose body comes from an (async) iterator.
 
-    __slots__ = ("status", "chunks", "content_type", "headers")
+    Sent with ``Content-Length`` when ``content_length`` is known (the pieces must add up to
+    it, or the connection is aborted), else chunked over HTTP/1.1 and delimited by the close
+    over HTTP/1.0. A HEAD request gets the head only, with the same length.
+    """
+
+    __slots__ = ("status", "chunks", "content_type", "headers", "content_length")
 
     def __init__(self, chunks, status: int = 200, *,
                  content_type: bytes | str = b"application/octet-stream",
-                 headers: Iterable[tuple[str | bytes, str | bytes]] | None = None) -> None:
+                 headers: Iterable[tuple[str | bytes, str | bytes]] | None = None,
+                 content_length: int | None = None) -> None:
         self.chunks = chunks
         self.status = status
         self.content_type = _as_bytes(content_type)
         self.headers = normalize_headers(headers)
+        self.content_length = content_length

@@ -28,15 +28,19 @@ _NO_PARAMS: Mapping[str, Any] = MappingProxyType({})
 
 
 class HttpRequest:
-    """One request as a handler sees it: the parsed head, the whole body, route params."""
+    """One request as a handler sees it: the parsed head, the whole body (or ``stream``),
+    route params."""
 
-    __slots__ = ("head", "body", "params", "peer")
+    __slots__ = ("head", "body", "params", "peer", "stream")
 
     def __init__(self, head: Request, body: bytes = b"", peer: Any = None) -> None:
         self.head = head
         self.body = body
         self.params: Mapping[str, Any] = _NO_PARAMS  # the router sets a dict when it has some
         self.peer = peer
+        # A body read as it arrives (``body.RequestBody``) when the server streams this one
+        # (``HttpServer(stream_body=...)``); ``body`` is then empty.
+        self.stream: Any = None
 
     @property
     def method(self) -> str:

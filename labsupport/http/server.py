@@ -16,7 +16,9 @@ shell does the I/O those decisions call for:
   ``transport.write`` per response, no Task created. A coroutine handler, a streamed body
   or a file gets a Task; the connection hands out no other request meanwhile.
 * Backpressure: ``pause_writing``/``resume_writing`` are passed on to the connection, and
-  reading is paused and resumed when it answers ``PAUSED``/``NEED_DATA``.
+  reading is paused and resumed when it answers ``PAUSED``/``NEED_DATA``. A streamed request
+  body (``stream_body=``, ``body.py``) uses the same rule: what the handler has not taken yet
+  stays in the parser's buffer, and reading stops once that is over the pipelining limit.
 * Timeouts: one housekeeping tick per server (every ``tick_s``) reads the clock, refreshes
   the cached ``Date`` line and asks each connection whether its deadline has passed. The
   clock is injected (``clock=``, ``time.monotonic`` by default) and ``sweep(now)`` can be
@@ -36,7 +38,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from .body import RequestBody, StreamingConnection
 from .connection import NEED_DATA, PAUSED, CloseConnection, HttpConnection
+from .errors import LocalProtocolError, ProtocolError
 from .parser import Limits, Request
 from .response import (
     LAST_CHUNK,
@@ -63,6 +67,11 @@ def install_uvloop() -> bool:
     return True
 
 
+async def _aiter(chunks: Any) -> Any:
+    for piece in chunks:
+        yield piece
+
+
 def _internal_error(request: HttpRequest, exc: BaseException) -> Response:
     log.error("handler failed for %r", request, exc_info=exc)
     return Response("internal server error", 500)
@@ -75,15 +84,20 @@ class HttpProtocol(asyncio.Protocol):
         self.server = server
         self.app = server.app
         self.clock = server.clock
-        self.conn = HttpConnection(server.limits, now=server.clock(),
-                                   header_timeout=server.header_timeout,
-                                   body_timeout=server.body_timeout,
-                                   keepalive_timeout=server.keepalive_timeout, date=server.date)
+        timing = dict(now=server.clock(), header_timeout=server.header_timeout,
+                      body_timeout=server.body_timeout,
+                      keepalive_timeout=server.keepalive_timeout, date=server.date)
+        if server.stream_body is None:
+            self.conn = HttpConnection(server.limits, **timing)
+        else:  # the streaming-body hook (body.py): bodies read by the handler as they arrive
+            self.conn = StreamingConnection(server.limits, stream_body=server.stream_body,
+                                            make_stream=lambda: RequestBody(self), **timing)
         self.conn.shutting_down = server.shutting_down
         self.transport: asyncio.Transport | None = None
         self.peer: Any = None
         self.sockname: Any = None
         self.read_paused = False
+        self.responding = False  # a streamed response's head is out, its body is not
         self._drain_waiter: asyncio.Future[None] | None = None
         self.disconnect_waiters: list[asyncio.Future[None]] = []
 
@@ -194,6 +208,8 @@ class HttpProtocol(asyncio.Protocol):
                 while asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
                     result = await result
             except Exception as exc:
+                if conn.closing and isinstance(exc, ProtocolError):
+                    return  # a malformed streamed body, already refused (body.py)
                 result = self.server.on_error(request, exc)
             if conn.closing:
                 return
@@ -225,7 +241,15 @@ class HttpProtocol(asyncio.Protocol):
         date = self.server.date.line
         fields = [(b"content-type", resp.content_type), *resp.headers]
         write = self.transport.write
-        if head.http_version == "1.0":
+        length = resp.content_length
+        if length is not None:
+            # A known length frames the body itself: no chunked coding, and HTTP/1.0 keeps alive.
+            keep = self.conn.keep_alive
+            http10 = head.http_version == "1.0"
+            write(serialize_response(resp.status, fields, keep_alive=keep, date_line=date,
+                                     content_length=length, http10_keep_alive=keep and http10))
+            chunked = False
+        elif head.http_version == "1.0":
             # No chunked coding in HTTP/1.0: the end of the body is the end of the connection.
             write(serialize_response(resp.status, fields, keep_alive=False, date_line=date,
                                      add_length=False))
@@ -234,18 +258,22 @@ class HttpProtocol(asyncio.Protocol):
             keep = self.conn.keep_alive
             write(serialize_chunked_head(resp.status, fields, keep_alive=keep, date_line=date))
             chunked = True
+        self.responding = True
         if head.method != "HEAD":
+            sent = 0
             chunks = resp.chunks
-            if hasattr(chunks, "__aiter__"):
-                async for piece in chunks:
-                    write(encode_chunk(piece) if chunked else piece)
-                    await self.drain()
-            else:
-                for piece in chunks:
-                    write(encode_chunk(piece) if chunked else piece)
-                    await self.drain()
+            pieces = chunks if hasattr(chunks, "__aiter__") else _aiter(chunks)
+            async for piece in pieces:
+                sent += len(piece)
+                if length is not None and sent > length:
+                    raise LocalProtocolError(f"streamed body longer than its Content-Length {length}")
+                write(encode_chunk(piece) if chunked else piece)
+                await self.drain()
             if chunked:
                 write(LAST_CHUNK)
+            elif length is not None and sent != length:
+                raise LocalProtocolError(f"streamed body of {sent} bytes, Content-Length {length}")
+        self.responding = False
         self._response_done(keep)
 
     def _close(self, event: CloseConnection) -> None:
@@ -268,6 +296,8 @@ class HttpServer:
 
     ``clock`` returns monotonic seconds (``time.monotonic`` by default); every deadline is
     computed from a fresh reading of it. ``date_clock`` returns wall-clock seconds for Date.
+    ``stream_body(head)``, when given, picks the requests whose body the handler reads as it
+    arrives (``HttpRequest.stream``, see ``body.py``) instead of receiving it whole.
     """
 
     def __init__(self, app: Callable[[HttpRequest], Any], *, limits: Limits | None = None,
@@ -275,8 +305,11 @@ class HttpServer:
                  keepalive_timeout: float = 5.0, tick_s: float = 0.5,
                  clock: Callable[[], float] = time.monotonic,
                  date_clock: Callable[[], float] = time.time,
-                 on_error: Callable[[HttpRequest, BaseException], Response] = _internal_error) -> None:
+                 on_error: Callable[[HttpRequest, BaseException], Response] = _internal_error,
+                 stream_body: Callable[[Request], bool] | None = None) -> None:
         self.app = app
+        # Requests whose head makes this true get ``HttpRequest.stream`` (body.py), not a body.
+        self.stream_body = stream_body
         self.limits = limits or Limits()
         self.header_timeout = header_timeout
         self.body_timeout = body_timeout
