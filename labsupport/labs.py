@@ -63,7 +63,7 @@ LABS: tuple[Lab, ...] = (
         "simplefix; published C++/Rust ITCH parsers", "ready",
         test_prefixes=("protocols",)),
     Lab("14", "fault_tolerance", "Fault-tolerant trading workflow with a kill switch",
-        "resilience", "Jepsen-style checking; exchange kill switches", "planned"),
+        "resilience", "Jepsen-style checking; exchange kill switches", "partial"),
     Lab("15", "clock_sync", "PTP-like clock synchronisation", "clocksync",
         "NTP-style algorithm; ptp4l, chrony", "partial"),
 )

@@ -93,6 +93,15 @@ ROWS = [
      ["ticks.csv", "line 1", "seq,ts_ns,symbol,price,size"]),
     ("labsupport.stream", lambda t: ["run", "--source", "x.csv", "--db", str(t / "db"),
                                      "--workers", "two"], ["--workers", "two"]),
+    ("labsupport.resilience", lambda t: ["simulate", "--runs", "many", "--out", str(t / "o")],
+     ["--runs", "many"]),
+    ("labsupport.resilience", lambda t: ["simulate", "--runs", "1", "--faults", "meteor",
+                                         "--out", str(t / "o")], ["unknown fault 'meteor'"]),
+    ("labsupport.resilience", lambda t: ["simulate", "--runs", "1", "--faults", "crash",
+                                         "--components", "oms", "--out", NOT_A_DIR],
+     [NOT_A_DIR, "Not a directory"]),
+    ("labsupport.resilience", lambda t: ["live", "--faults", "meteor", "--duration", "1",
+                                         "--out", str(t / "o")], ["unknown live fault 'meteor'"]),
 ]
 
 
