@@ -58,7 +58,7 @@ LABS: tuple[Lab, ...] = (
     Lab("11", "accelerated_engine", "Cython/Numba-accelerated matching engine", "fastbook",
         "pure-Python engine of lab 02; Liquibook, exchange-core (published)", "partial"),
     Lab("12", "backtester", "Distributed backtester on Dask", "backtest",
-        "backtrader, backtesting.py", "planned"),
+        "backtrader, backtesting.py", "partial"),
     Lab("13", "itch_fix", "NASDAQ ITCH 5.0 and FIX 4.4 parsers", "protocols",
         "simplefix; published C++/Rust ITCH parsers", "ready",
         test_prefixes=("protocols",)),

@@ -102,6 +102,16 @@ ROWS = [
      [NOT_A_DIR, "Not a directory"]),
     ("labsupport.resilience", lambda t: ["live", "--faults", "meteor", "--duration", "1",
                                          "--out", str(t / "o")], ["unknown live fault 'meteor'"]),
+    ("labsupport.backtest", lambda t: ["data", "--ticks", "many", "--out", str(t / "d")],
+     ["--ticks", "many"]),
+    ("labsupport.backtest", lambda t: ["run", "--data", MISSING, "--strategy", "sma_cross",
+                                       "--out", str(t / "out")], [MISSING, "No such file"]),
+    ("labsupport.backtest", lambda t: ["run", "--data", _write(
+        t, "bars.csv", b"ts,symbol,open,high,low,close,volume\n1,A,10,11,9,10,5\n2,A,10,11,9,,5\n"),
+        "--strategy", "sma_cross", "--out", str(t / "out")], ["bars.csv", "line 3", "column close"]),
+    ("labsupport.backtest", lambda t: ["sweep", "--data", str(t), "--strategy", "sma_cross",
+                                       "--grid", "fast=5:1:1", "--out", NOT_A_DIR],
+     ["--grid", "fast=5:1:1"]),
 ]
 
 

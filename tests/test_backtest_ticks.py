@@ -1,0 +1,61 @@
+"""Lab 12 tick-level fills: queue position in Lab 02's book, the market maker, the explorers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from labsupport.backtest import ParamError, sample_bars
+from labsupport.backtest.explore import overfit_view, sma_explorer, sma_view
+from labsupport.backtest.ticks import ACCOUNT, MarketMaker, run_market_maker
+from labsupport.marketdata import OrderFlowConfig, generate_order_flow
+from labsupport.orderbook import BUY, LIMIT, MARKET, SELL, MatchingEngine
+
+
+def test_a_passive_order_fills_only_after_the_queue_ahead_of_it():
+    eng = MatchingEngine(pnl=True)
+    eng.add("X", 1, BUY, LIMIT, 10_000, 300, 7)  # 300 shares queued first at 100.00
+    eng.add("X", "mm1", BUY, LIMIT, 10_000, 100, ACCOUNT)  # we join behind them
+    eng.add("X", 2, SELL, MARKET, 0, 299, 8)
+    assert eng.position(ACCOUNT, "X").position == 0  # 1 share still ahead of us
+    eng.add("X", 3, SELL, MARKET, 0, 51, 8)
+    assert eng.position(ACCOUNT, "X").position == 50 and eng.is_live("mm1")
+
+
+@pytest.fixture(scope="module")
+def flow():
+    print("seed 31")
+    return generate_order_flow(OrderFlowConfig(n_events=40_000, n_symbols=1, seed=31))
+
+
+def test_market_maker_fills_passively_and_respects_its_inventory_limit(flow):
+    maker = MarketMaker(qty=100, max_position=300, requote_every=25)
+    r = run_market_maker(flow.events, 0, maker)
+    assert r.events == len(flow.events) and r.fills > 10 and r.shares >= r.fills
+    assert np.abs(r.inventory).max() <= 300 + 100  # one quote's fill may land before the requote
+    assert r.seq.size == r.pnl.size and np.all(np.diff(r.seq) > 0)
+    again = run_market_maker(flow.events, 0, MarketMaker(qty=100, max_position=300, requote_every=25))
+    assert (again.fills, again.position, again.realized_pnl) == (r.fills, r.position, r.realized_pnl)
+
+
+def test_requoting_less_often_changes_the_fills(flow):
+    fast = run_market_maker(flow.events, 0, MarketMaker(requote_every=10))
+    slow = run_market_maker(flow.events, 0, MarketMaker(requote_every=500))
+    assert fast.quotes > slow.quotes and fast.fills != slow.fills
+
+
+def test_market_maker_parameters_are_checked():
+    with pytest.raises(ParamError, match="max_position >= qty"):
+        MarketMaker(qty=100, max_position=50)
+
+
+def test_explorers_run_headless():
+    bars = sample_bars(seed=3, days=6, ticks_per_day=3_000)["ACME"]
+    fig, table = sma_view(bars, 8, 8)  # slow nudged above fast
+    assert "sma_cross(fast=8,slow=9)" in fig.axes[0].get_title()
+    assert "sharpe" in table.index
+    widget = sma_explorer(bars)
+    assert len(widget.children) == 2
+    df = overfit_view(bars, grid={"fast": [5, 10], "slow": [20, 40]})
+    assert len(df) == 4 and list(df.rank_in_sample) == [1, 2, 3, 4]
+    assert set(df.columns) >= {"in_sample", "out_of_sample", "rank_out_of_sample"}
