@@ -152,7 +152,8 @@ def _bars_of_chunk(ts, price, size, interval):
         out.update({k: np.empty(n) for k in ("open", "high", "low", "close", "pv")})
         m = kernels.bars_loop(ts, price, size, interval, out["start"], out["open"], out["high"], out["low"],
                               out["close"], out["volume"], out["count"], out["pv"])  # fmt: skip
-        return {k: v[:m] for k, v in out.items()}
+        # copies, so the tick-sized scratch arrays are freed: a view would keep each chunk's alive
+        return {k: v[:m].copy() for k, v in out.items()}
     b = np.floor_divide(ts, interval) * interval
     starts = np.flatnonzero(np.concatenate(([True], b[1:] != b[:-1])))
     ends = np.concatenate((starts[1:], [ts.size]))
