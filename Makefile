@@ -30,7 +30,7 @@ export JUPYTER_RUNTIME_DIR := $(BUILD)/jupyter/runtime
 export MPLCONFIGDIR := $(BUILD)/jupyter/mpl
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: lab test run bench lint clean venv
+.PHONY: lab test run bench lint clean venv docker-base docker-exchange
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,7 @@ $(PY):
 # One stamp per set of extras, remade when pyproject.toml changes.
 $(VENV)/.installed-lab: pyproject.toml setup.py labsupport/fastbook/_cyengine.pyx | $(PY)
 	$(PY) -m pip install --quiet -e '.[lab,peers,fast]'
+	$(PY) -c "from labsupport.fastbook import _nbcore; _nbcore.warm_up()"  # Numba compiles once, to its disk cache
 	touch $@
 
 $(VENV)/.installed-all: pyproject.toml setup.py labsupport/fastbook/_cyengine.pyx | $(PY)
@@ -53,6 +54,7 @@ lab: $(VENV)/.installed-lab
 
 test: $(VENV)/.installed-all
 	@mkdir -p $(BUILD)/jupyter
+	$(PY) -c "from labsupport.fastbook import _nbcore; _nbcore.warm_up()"  # Numba compiles once, to its disk cache
 	LAB_SCALE=$(TEST_SCALE) $(PY) -m pytest -n $(JOBS) --dist loadfile --timeout 900 \
 		--nbval --nbval-current-env --nbval-sanitize-with .ci/nbval_sanitize.cfg \
 		--nbval-cell-timeout 240 \
@@ -60,6 +62,7 @@ test: $(VENV)/.installed-all
 
 run: $(VENV)/.installed-all
 	@mkdir -p $(BUILD)/jupyter
+	$(PY) -c "from labsupport.fastbook import _nbcore; _nbcore.warm_up()"  # Numba compiles once, to its disk cache
 	LAB_SCALE=$(TEST_SCALE) $(PY) -m labsupport run all --inplace
 
 bench: $(VENV)/.installed-all
@@ -68,6 +71,14 @@ bench: $(VENV)/.installed-all
 
 lint: $(VENV)/.installed-all
 	$(PY) -m ruff check labsupport tests notebooks
+
+# Lab 10 in containers: the base image pulled, or built from a Debian root filesystem when no
+# registry answers; then the exchange's image (see docker/exchange/).
+docker-base:
+	docker pull python:3.11-slim || docker/exchange/build-base-image.sh
+
+docker-exchange: docker-base
+	docker build --network host -f docker/exchange/Dockerfile -t labx-exchange .
 
 clean:
 	rm -rf build .pytest_cache .hypothesis

@@ -54,7 +54,7 @@ LABS: tuple[Lab, ...] = (
         "SQLite, DuckDB, Parquet", "ready"),
     Lab("09", "tick_replay", "Tick replay engine", "replay", "tcpreplay; kdb+ replay", "partial"),
     Lab("10", "exchange", "Microservice exchange: FIX gateway, risk, matching, market data",
-        "exchange", "the same services in one process (monolith)", "planned"),
+        "exchange", "the same services in one process (monolith)", "partial"),
     Lab("11", "accelerated_engine", "Cython/Numba-accelerated matching engine", "fastbook",
         "pure-Python engine of lab 02; Liquibook, exchange-core (published)", "partial"),
     Lab("12", "backtester", "Distributed backtester on Dask", "backtest",

@@ -112,6 +112,14 @@ ROWS = [
     ("labsupport.backtest", lambda t: ["sweep", "--data", str(t), "--strategy", "sma_cross",
                                        "--grid", "fast=5:1:1", "--out", NOT_A_DIR],
      ["--grid", "fast=5:1:1"]),
+    ("labsupport.exchange", lambda t: ["up", "--dir", str(t), "--matchers", "zero"],
+     ["--matchers", "zero"]),
+    ("labsupport.exchange", lambda t: ["down", "--dir", str(t)],
+     ["exchange.pid", "no exchange is running"]),
+    ("labsupport.exchange", lambda t: ["up", "--dir", str(t), "--limits", MISSING],
+     [MISSING, "No such file"]),
+    ("labsupport.exchange", lambda t: ["up", "--dir", str(t), "--limits", _write(
+        t, "l.toml", b"[defaults]\nmax_order_qty = 1.5\n")], ["max_order_qty"]),
 ]
 
 

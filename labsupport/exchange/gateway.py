@@ -1,0 +1,335 @@
+"""The order-entry gateway: FIX application messages in, internal orders out, and back, sans-IO.
+
+What it mirrors: the front door of a venue (a "FIX gateway" or "order entry port"). It owns
+the client-facing view of every order: ClOrdID chains, CumQty, LeavesQty, AvgPx, OrdStatus,
+while the matching engine only knows exchange order ids, quantities and prices.
+
+Theory of operation. :class:`Gateway` holds one :class:`~.session.SessionStore` per
+SenderCompID (one live session each) and a table of :class:`OrderState` by exchange order id.
+
+- In: NewOrderSingle (D), OrderCancelRequest (F), OrderCancelReplaceRequest (G). Each field is
+  validated; a missing tag, an empty value, a bad number or an out-of-range code is a
+  session-level Reject (35=3) with SessionRejectReason 373 = 1, 4, 6 or 5 and RefTagID 371,
+  and the session stays up. A well-formed order the venue will not take (unknown symbol,
+  duplicate ClOrdID, a price off the tick) is an ExecutionReport 150=8 with the reason in 58.
+  Accepted orders become internal messages (``emit(message)``, a dict) sent to risk.
+- Back: :meth:`Gateway.on_event` takes the matcher's and risk's per-order events (``new``,
+  ``fill``, ``cxl``, ``exp``, ``rpl``, ``rej``) and writes the ExecutionReport (35=8) or the
+  OrderCancelReject (35=9) to the owning session, which may be offline (then the report is
+  kept in its store and resent when the client asks).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
+
+from labsupport.orderbook import BUY, FOK, IOC, LIMIT, MARKET, SELL
+from labsupport.protocols.fix import FixMessage
+
+from .session import EXCHANGE_COMP_ID, FixSession, SessionStore, utc_timestamp
+
+__all__ = ["Gateway", "OrderState", "TICKS_PER_UNIT", "format_price"]
+
+TICKS_PER_UNIT = 100  # Lab 02's PRICE_SCALE: prices are cents
+_SIDES = {"1": BUY, "2": SELL}
+_REQUIRED = {"D": (11, 55, 54, 38, 40), "F": (41, 11, 55, 54), "G": (41, 11, 55, 54, 38, 40)}
+
+
+def format_price(value: Fraction | int) -> str:
+    """Ticks (or a fraction of ticks) as a FIX price text: ``10025`` -> ``"100.25"``."""
+    if isinstance(value, int) or value.denominator == 1:
+        whole, cents = divmod(int(value), TICKS_PER_UNIT)
+        return str(whole) if cents == 0 else f"{whole}.{cents:02d}".rstrip("0")
+    units = Fraction(value) / TICKS_PER_UNIT
+    exact = (units * 10**6).denominator == 1
+    text = format(Decimal(units.numerator) / Decimal(units.denominator), "f") if exact \
+        else f"{float(units):.6f}"
+    return text.rstrip("0").rstrip(".")
+
+
+class OrderState:
+    """The client's view of one order."""
+
+    __slots__ = ("oid", "comp", "clordid", "account", "symbol", "side", "qty", "price", "otype",
+                 "cum", "notional", "leaves", "status", "pending", "done")
+
+    def __init__(self, oid: int, comp: str, clordid: str, account: str, symbol: str, side: int,
+                 qty: int, price: int, otype: int) -> None:
+        self.oid, self.comp, self.clordid, self.account = oid, comp, clordid, account
+        self.symbol, self.side, self.qty, self.price, self.otype = symbol, side, qty, price, otype
+        self.cum = 0
+        self.notional = 0  # sum of qty x price of the fills, in ticks
+        self.leaves = qty
+        self.status = "A"  # 39: A pending new, 0 new, 1 partial, 2 filled, 4 canceled, 8 rejected
+        self.pending: dict | None = None  # the cancel or replace waiting for its answer
+        self.done = False
+
+    @property
+    def avg_px(self) -> str:
+        return format_price(Fraction(self.notional, self.cum)) if self.cum else "0"
+
+
+class Gateway:
+    """Sessions and orders of the venue's order entry; ``emit(msg)`` sends to risk."""
+
+    def __init__(self, symbols: list[str] | tuple[str, ...], emit: Callable[[dict], None], *,
+                 comp_id: str = EXCHANGE_COMP_ID, clock: Callable[[], int] = time.monotonic_ns,
+                 wall: Callable[[], float] = time.time, first_order_id: int = 1) -> None:
+        self.symbols = {s: i for i, s in enumerate(symbols)}
+        self.emit = emit
+        self.comp_id, self.clock, self.wall = comp_id, clock, wall
+        self.stores: dict[str, SessionStore] = {}
+        self.live: dict[str, FixSession] = {}  # SenderCompID -> its connected session
+        self.orders: dict[int, OrderState] = {}
+        self.by_clordid: dict[tuple[str, str], OrderState] = {}
+        self.next_oid = first_order_id
+        self.exec_ids = 0
+        self.acks: list[tuple[list, int]] = []  # (hop stamps, ack time) for latency reports
+        self.keep_stamps = True
+        self.counts = {"orders": 0, "cancels": 0, "replaces": 0, "reports": 0, "rejects": 0,
+                       "offline_reports": 0, "dropped": 0}
+
+    # ------------------------------------------------------------------ sessions
+    def connect(self) -> FixSession:
+        """A new connection: its session, not yet logged on."""
+        return FixSession(self._logon, comp_id=self.comp_id, clock=self.clock, wall=self.wall)
+
+    def _logon(self, comp: str) -> SessionStore | str:
+        if comp in self.live:
+            return f"SenderCompID {comp} is already logged on"
+        return self.stores.setdefault(comp, SessionStore())
+
+    def receive(self, session: FixSession, data: bytes) -> None:
+        """Bytes from a connection: session handling, then each application message."""
+        dropped = session.dropped
+        for msg in session.receive(data):
+            self._application(session, msg)
+        self.counts["dropped"] += session.dropped - dropped
+        if session.state == "active":
+            self.live.setdefault(session.peer or "", session)
+
+    def disconnected(self, session: FixSession) -> None:
+        session.close("disconnected")
+        if session.peer is not None and self.live.get(session.peer) is session:
+            del self.live[session.peer]
+
+    def session_for(self, comp: str) -> FixSession | None:
+        return self.live.get(comp)
+
+    # ------------------------------------------------------------------ validation
+    def _fields(self, s: FixSession, msg: FixMessage, mtype: str) -> dict | None:
+        """The order fields of a D/F/G, or None after a session Reject."""
+        for tag in _REQUIRED[mtype]:
+            v = msg.get(tag)
+            if v is None:
+                s.reject(msg, 1, f"required tag {tag} missing", tag)
+                return None
+            if v == "":
+                s.reject(msg, 4, f"tag {tag} specified without a value", tag)
+                return None
+        side = _SIDES.get(msg.get(54) or "")
+        if side is None:
+            s.reject(msg, 5, "Side(54) must be 1 or 2", 54)
+            return None
+        out = {"side": side, "symbol": msg.get(55), "clordid": msg.get(11)}
+        if mtype == "F":
+            return out
+        qty_text = msg.get(38) or ""
+        if not qty_text.isdigit():
+            s.reject(msg, 6, "OrderQty(38) must be a whole number", 38)
+            return None
+        ord_type, tif = msg.get(40), msg.get(59, "0")
+        if ord_type not in ("1", "2"):
+            s.reject(msg, 5, "OrdType(40) must be 1 (market) or 2 (limit)", 40)
+            return None
+        if tif not in ("0", "3", "4"):
+            s.reject(msg, 5, "TimeInForce(59) must be 0, 3 or 4", 59)
+            return None
+        price = 0
+        if ord_type == "2":
+            text = msg.get(44)
+            if not text:
+                s.reject(msg, 1, "a limit order needs Price(44)", 44)
+                return None
+            try:
+                ticks = Decimal(text) * TICKS_PER_UNIT
+            except InvalidOperation:
+                s.reject(msg, 6, "Price(44) is not a number", 44)
+                return None
+            if not ticks.is_finite():
+                s.reject(msg, 6, "Price(44) is not a number", 44)
+                return None
+            out["bad_tick"] = ticks != ticks.to_integral_value()
+            price = int(ticks)
+        otype = MARKET if ord_type == "1" else {"0": LIMIT, "3": IOC, "4": FOK}[tif]
+        if ord_type == "1" and tif == "4":
+            otype = -1  # market FOK: not offered
+        out.update(qty=int(qty_text), price=price, otype=otype, ord_type=ord_type, tif=tif)
+        return out
+
+    # ------------------------------------------------------------------ application
+    def _application(self, s: FixSession, msg: FixMessage) -> None:
+        mtype = msg.get(35) or ""
+        if mtype not in _REQUIRED:
+            s.reject(msg, 11, f"MsgType {mtype} is not supported here", 35)
+            return
+        f = self._fields(s, msg, mtype)
+        if f is None:
+            return
+        comp = s.peer or ""
+        if mtype == "D":
+            self._new(comp, msg, f)
+        else:
+            self._amend(comp, msg, f, mtype)
+
+    def _stamp(self) -> list:
+        return [["gateway_in", self.clock()]]
+
+    def _new(self, comp: str, msg: FixMessage, f: dict) -> None:
+        self.counts["orders"] += 1
+        clordid, symbol = f["clordid"], f["symbol"]
+        oid = self.next_oid
+        self.next_oid += 1
+        order = OrderState(oid, comp, clordid, msg.get(1) or comp, symbol, f["side"], f["qty"],
+                           f["price"], f["otype"])
+        self.orders[oid] = order
+        reason = ""
+        if (comp, clordid) in self.by_clordid:
+            reason = "duplicate ClOrdID"
+        elif symbol not in self.symbols:
+            reason = "unknown symbol"
+        elif f["qty"] <= 0:
+            reason = "OrderQty must be positive"
+        elif f["otype"] < 0:
+            reason = "market orders cannot be fill-or-kill"
+        elif f.get("bad_tick") or (f["ord_type"] == "2" and f["price"] <= 0):
+            reason = "price is not a positive multiple of the tick (0.01)"
+        if reason:
+            self._reject(order, reason)
+            return
+        self.by_clordid[(comp, clordid)] = order
+        self.emit({"k": "new", "oid": oid, "sym": symbol, "side": f["side"], "ot": f["otype"],
+                   "px": f["price"], "qty": f["qty"], "acct": order.account, "ts": self._stamp()})
+
+    def _amend(self, comp: str, msg: FixMessage, f: dict, mtype: str) -> None:
+        self.counts["cancels" if mtype == "F" else "replaces"] += 1
+        order = self.by_clordid.get((comp, msg.get(41) or ""))
+        if order is None or order.done or order.pending is not None:
+            why = "unknown order" if order is None else (
+                "order is not live" if order.done else "a cancel or replace is pending")
+            self._cancel_reject(comp, f["clordid"], msg.get(41) or "", order, why, mtype)
+            return
+        if (comp, f["clordid"]) in self.by_clordid:
+            self._cancel_reject(comp, f["clordid"], order.clordid, order, "duplicate ClOrdID", mtype)
+            return
+        if mtype == "F":
+            order.pending = {"k": "cxl", "clordid": f["clordid"]}
+            self.emit({"k": "cxl", "oid": order.oid, "sym": order.symbol, "ts": self._stamp()})
+            return
+        left = f["qty"] - order.cum
+        if f["ord_type"] != "2" or f.get("bad_tick") or f["price"] <= 0 or left <= 0:
+            why = ("replace quantity is not above the filled quantity" if left <= 0
+                   else "replace must be a limit order at a positive price on the tick")
+            self._cancel_reject(comp, f["clordid"], order.clordid, order, why, mtype)
+            return
+        order.pending = {"k": "rpl", "clordid": f["clordid"], "qty": f["qty"], "px": f["price"]}
+        self.emit({"k": "rpl", "oid": order.oid, "sym": order.symbol, "px": f["price"],
+                   "qty": left, "ts": self._stamp()})
+
+    # ------------------------------------------------------------------ reports
+    def _send(self, comp: str, mtype: str, fields: list[tuple[int, object]]) -> None:
+        store = self.stores.get(comp)
+        session = self.live.get(comp)
+        if session is not None:
+            session.send(mtype, fields)
+        elif store is not None:  # offline: numbered and kept, for a ResendRequest later
+            self.counts["offline_reports"] += 1
+            seq = store.next_out
+            store.next_out += 1
+            store.sent[seq] = (mtype, fields, utc_timestamp(self.wall()))
+
+    def _report(self, order: OrderState, exec_type: str, *, last_qty: int = 0, last_px: int = 0,
+                clordid: str | None = None, orig: str | None = None, text: str = "") -> None:
+        self.exec_ids += 1
+        self.counts["reports"] += 1
+        fields: list[tuple[int, object]] = [
+            (37, order.oid), (11, clordid or order.clordid)]
+        if orig is not None:
+            fields.append((41, orig))
+        fields += [(17, f"E{self.exec_ids}"), (150, exec_type), (39, order.status),
+                   (1, order.account), (55, order.symbol), (54, "1" if order.side == BUY else "2"),
+                   (38, order.qty)]
+        if order.otype != MARKET:
+            fields.append((44, format_price(order.price)))
+        fields += [(32, last_qty), (31, format_price(last_px)), (151, order.leaves),
+                   (14, order.cum), (6, order.avg_px), (60, utc_timestamp(self.wall()))]
+        if text:
+            fields.append((58, text))
+        self._send(order.comp, "8", fields)
+
+    def _reject(self, order: OrderState, reason: str) -> None:
+        self.counts["rejects"] += 1
+        order.status, order.leaves, order.done = "8", 0, True
+        self._report(order, "8", text=reason)
+
+    def _cancel_reject(self, comp: str, clordid: str, orig: str, order: OrderState | None,
+                       why: str, mtype: str) -> None:
+        self._send(comp, "9", [
+            (37, order.oid if order is not None else "NONE"), (11, clordid), (41, orig),
+            (39, order.status if order is not None else "8"), (434, "1" if mtype == "F" else "2"),
+            (102, 1 if order is None else 0 if order.done else 3), (58, why)])
+
+    def on_event(self, ev: dict) -> None:
+        """One per-order event from risk or matching (see the module docstring)."""
+        order = self.orders.get(ev["oid"])
+        if order is None:
+            return
+        x = ev["x"]
+        if x == "new":
+            order.status = "0"
+            self._report(order, "0")
+            if self.keep_stamps and "ts" in ev:
+                self.acks.append((ev["ts"], self.clock()))
+        elif x == "fill":
+            q, p = ev["lq"], ev["lp"]
+            order.cum += q
+            order.notional += q * p
+            order.leaves = ev["lv"]
+            order.status = "2" if order.leaves == 0 else "1"
+            order.done = order.leaves == 0
+            self._report(order, "F", last_qty=q, last_px=p)
+        elif x in ("cxl", "exp"):
+            pend = order.pending if x == "cxl" else None
+            order.status, order.leaves, order.done, order.pending = "4", 0, True, None
+            if pend is not None:
+                self._report(order, "4", clordid=pend["clordid"], orig=order.clordid)
+                self.by_clordid[(order.comp, pend["clordid"])] = order
+            else:
+                self._report(order, "4")
+        elif x == "rpl":
+            pend = order.pending or {}
+            orig = order.clordid
+            order.clordid, order.qty, order.price = pend.get("clordid", orig), pend.get(
+                "qty", order.qty), pend.get("px", order.price)
+            order.leaves, order.pending = ev["lv"], None
+            self.by_clordid[(order.comp, order.clordid)] = order
+            self._report(order, "5", orig=orig)
+        elif x == "rej":
+            pend = order.pending
+            if pend is not None:  # the matcher refused a cancel/replace: the order stands
+                order.pending = None
+                self._cancel_reject(order.comp, pend["clordid"], order.clordid, order,
+                                    ev.get("why", ""), "F" if pend["k"] == "cxl" else "G")
+            else:
+                self._reject(order, ev.get("why", "rejected"))
+
+    def tick(self) -> None:
+        for session in list(self.live.values()):
+            session.tick()
+
+    def status(self) -> dict:
+        return {"sessions": sorted(self.live), "orders": len(self.orders), **self.counts}
+

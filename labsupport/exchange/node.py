@@ -1,0 +1,204 @@
+"""One service of the distributed exchange as a process: its loop, its sockets, its RPC.
+
+``python -m labsupport.exchange serve ROLE --dir DIR`` runs one of ``gateway``, ``risk``,
+``match-K``, ``md``, ``dropcopy`` (or ``monolith``, all of them in one process) with the
+addresses of ``DIR/wiring.json``, which :mod:`.system` writes before starting anything: every
+port is fixed there, so a service restarted by the supervisor binds the same ports and its
+peers' ZeroMQ sockets simply reconnect.
+
+Theory of operation. Each service binds its PULL input and its RPC port, builds the same
+object the monolith builds (:mod:`.local`), prints ``ready`` (the supervisor's readiness
+probe) and loops: poll the input, then, holding the lock the RPC handlers also take, deliver
+up to a batch of messages. The gateway's loop is asyncio instead (the FIX connections), with
+its input read by a ``zmq.asyncio`` socket. SIGTERM ends the loop; drop copy writes
+``DIR/eod.csv`` (the end-of-day report) on the way out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+import zmq
+import zmq.asyncio
+
+from .bus import ZmqBus, dispatcher, endpoint, partition_symbols
+from .control import ExchangeControl
+from .session import ExchangeError
+
+__all__ = ["roles", "bus_name", "read_wiring", "serve"]
+
+BATCH = 512
+
+
+def bus_name(role: str) -> str:
+    """Service name -> its name on the bus (``match-0`` -> ``match.0``)."""
+    return role.replace("match-", "match.")
+
+
+def read_wiring(run_dir: Path) -> dict[str, Any]:
+    path = run_dir / "wiring.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ExchangeError(f"{path}: no wiring file (start the exchange with `up --dir`)") from None
+
+
+def roles(wiring: dict[str, Any]) -> list[str]:
+    """The service names of a wiring, in start order."""
+    return ["md", "dropcopy", *[f"match-{k}" for k in range(wiring["matchers"])], "risk",
+            "gateway"]
+
+
+def serve(role: str, run_dir: Path) -> int:
+    wiring = read_wiring(run_dir)
+    if role == "monolith":
+        return _monolith(wiring, run_dir)
+    if role == "gateway":
+        return asyncio.run(_gateway(wiring))
+    if role not in roles(wiring):
+        raise ExchangeError(f"role {role!r}: not one of {', '.join(roles(wiring))}, monolith")
+    return _blocking(role, wiring, run_dir)
+
+
+def _stop_event() -> threading.Event:
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    return stop
+
+
+def _monolith(wiring: dict[str, Any], run_dir: Path) -> int:
+    from .local import Monolith
+
+    stop = _stop_event()
+    ports = {k: wiring[k] for k in ("fix", "md_zmq", "md_udp")} | {"rpc": wiring["rpc"]["md"]}
+    with Monolith(wiring["symbols"], wiring["matchers"], journal_dir=run_dir / "journal",
+                  limits=wiring["limits"], ports=ports) as ex:
+        print("ready", json.dumps(ex.ports), flush=True)
+        stop.wait()
+        (run_dir / "eod.csv").write_text(ex.core.dropcopy.end_of_day(), encoding="utf-8")
+    return 0
+
+
+def _blocking(role: str, wiring: dict[str, Any], run_dir: Path) -> int:
+    from labsupport.rpc.threaded import ServerThread
+
+    stop = _stop_event()
+    name = bus_name(role)
+    ctx = zmq.Context()
+    bus = ZmqBus(name, wiring["ports"], ctx)
+    symbols, n = wiring["symbols"], wiring["matchers"]
+    closers: list[Any] = []
+    parts: dict[str, Any]
+    if role == "risk":
+        from .services import RiskGate
+
+        part: Any = RiskGate(symbols, n, bus.send, limits=wiring["limits"])
+        parts = {"risk": part}
+        bus.connect("gateway", *[f"match.{k}" for k in range(n)])
+    elif role == "dropcopy":
+        from .services import DropCopy
+
+        part = DropCopy()
+        parts = {"dropcopy": part}
+    elif role == "md":
+        from .marketdata import MarketData
+        from .net import UdpFanout
+
+        pub = ctx.socket(zmq.PUB)
+        pub.setsockopt(zmq.LINGER, 0)
+        pub.bind(endpoint(wiring["md_zmq"]))
+        udp = UdpFanout(wiring["md_udp"])
+        part = MarketData(symbols, publish=pub.send, datagram=udp.send)
+        parts = {"md": part}
+        closers += [pub.close, udp.close]
+    else:
+        from .matching import Journal, Matcher
+
+        k = int(role.split("-")[1])
+        journal = Journal(run_dir / "journal" / f"match{k}.jnl")
+        part = Matcher(partition_symbols(symbols, n)[k], k, journal=journal, send=bus.send)
+        part.recover()
+        parts = {"matchers": [part]}
+        bus.connect("gateway", "md", "fills")
+        closers.append(journal.close)
+    handle = dispatcher(name.split(".")[0], part)
+    lock = threading.Lock()
+    rpc = ServerThread(ExchangeControl(role, parts, lock, extra=bus.status),
+                       port=wiring["rpc"][role])
+    print("ready", role, flush=True)
+    poller = zmq.Poller()
+    poller.register(bus.pull, zmq.POLLIN)
+    try:
+        while not stop.is_set():
+            if not poller.poll(100):
+                continue
+            with lock:
+                for _ in range(BATCH):
+                    try:
+                        _sender, msg = bus.recv(zmq.NOBLOCK)
+                    except zmq.Again:
+                        break
+                    handle(msg)
+    finally:
+        if role == "dropcopy":
+            (run_dir / "eod.csv").write_text(part.end_of_day(), encoding="utf-8")
+        rpc.close()
+        for close in closers:
+            close()
+        bus.close()
+        ctx.term()
+    return 0
+
+
+async def _gateway(wiring: dict[str, Any]) -> int:
+    from labsupport.rpc.threaded import ServerThread
+
+    from .gateway import Gateway
+    from .net import FixServer
+
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    actx = zmq.asyncio.Context()
+    pull = actx.socket(zmq.PULL)
+    pull.setsockopt(zmq.LINGER, 0)
+    pull.bind(endpoint(wiring["ports"]["gateway"]))
+    ctx = zmq.Context()
+    bus = ZmqBus("gateway", wiring["ports"], ctx, pull=pull)
+    lock = threading.Lock()
+    gateway = Gateway(wiring["symbols"], lambda m: bus.send("risk", m))
+    bus.connect("risk")
+    fix = await FixServer(gateway, lock=lock).start(port=wiring["fix"])
+    rpc = ServerThread(ExchangeControl("gateway", {"gateway": gateway}, lock, extra=bus.status),
+                       port=wiring["rpc"]["gateway"])
+
+    async def events() -> None:
+        while True:
+            frames = await pull.recv_multipart()
+            with lock:
+                gateway.on_event(bus.accept(frames)[1])
+                for _ in range(BATCH):
+                    try:
+                        frames = pull.recv_multipart(zmq.NOBLOCK).result()
+                    except zmq.Again:
+                        break
+                    gateway.on_event(bus.accept(frames)[1])
+                fix.flush()
+
+    task = asyncio.ensure_future(events())
+    print("ready gateway", flush=True)
+    await stop.wait()
+    task.cancel()
+    await fix.close()
+    rpc.close()
+    bus.close()
+    actx.term()
+    ctx.term()
+    return 0

@@ -1,0 +1,257 @@
+"""Running the exchange: ``up``, ``down`` and ``status`` over a run directory.
+
+``up`` fixes every address first (``DIR/wiring.json``: each service's ZeroMQ input, its RPC
+port, the FIX, L2 and UDP feed ports, all free loopback ports chosen by the OS), writes
+``DIR/ports.json`` (``fix``, ``md_zmq``, ``md_udp``, ``rpc`` and the RPC port of each
+service), then starts the services with the frame's :class:`~labsupport.services.Supervisor`
+in dependency order (market data and drop copy, the matchers, risk, the gateway), each ready
+(``ready`` on its output) before the next, logs under ``DIR/logs``. A matcher that dies is
+restarted by the supervisor (``on-failure``) and rebuilds its books from its journal.
+
+``up`` then waits in the foreground until SIGTERM (what ``down`` sends it, using
+``DIR/exchange.pid``), stops every service (SIGTERM to each process group, SIGKILL after a
+grace period) and removes the pid file. ``down`` also kills the process groups named in the
+supervisor's ``state.json`` if ``up`` itself was killed, so nothing is left either way.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from labsupport.services import LineProbe, RestartPolicy, ServiceSpec
+
+from .node import roles
+from .services import DEFAULT_LIMITS
+from .session import ExchangeError
+
+__all__ = ["Cluster", "down", "plan", "status", "up"]
+
+PID_FILE = "exchange.pid"
+
+
+def _udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _tcp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def plan(run_dir: Path, symbols: list[str], matchers: int, mode: str = "services",
+         limits: str = DEFAULT_LIMITS) -> tuple[dict[str, Any], list[ServiceSpec]]:
+    """Write ``wiring.json`` and ``ports.json``; return the wiring and the service specs."""
+    if matchers < 1 or matchers > len(symbols):
+        raise ExchangeError(f"--matchers {matchers}: must be between 1 and the number of "
+                            f"symbols ({len(symbols)})")
+    if len(set(symbols)) != len(symbols) or not all(s.isalnum() and len(s) <= 8 for s in symbols):
+        raise ExchangeError(f"--symbols {','.join(symbols)}: distinct names of 1-8 letters or digits")
+    wiring: dict[str, Any] = {"symbols": symbols, "matchers": matchers, "mode": mode,
+                              "limits": limits, "fix": _tcp_port(), "md_zmq": _tcp_port(),
+                              "md_udp": _udp_port()}
+    names = roles(wiring)
+    wiring["ports"] = {n.replace("match-", "match."): _tcp_port() for n in names}
+    wiring["rpc"] = {n: _tcp_port() for n in names}
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "wiring.json").write_text(json.dumps(wiring, indent=1), encoding="utf-8")
+    ports = {"fix": wiring["fix"], "md_zmq": wiring["md_zmq"], "md_udp": wiring["md_udp"],
+             "rpc": wiring["rpc"]["md"],
+             "services": wiring["rpc"] if mode == "services" else {"monolith": wiring["rpc"]["md"]}}
+    (run_dir / "ports.json").write_text(json.dumps(ports, indent=1), encoding="utf-8")
+    cmd = ("serve", "--dir", str(run_dir))
+    ready = LineProbe(r"^ready")
+    if mode == "monolith":
+        return wiring, [ServiceSpec.python("monolith", "labsupport.exchange", *cmd[:1], "monolith",
+                                           *cmd[1:], ready=ready, stop_grace_s=5.0)]
+    specs, before = [], ()
+    for name in names:
+        restart = RestartPolicy("on-failure", max_restarts=5) if name.startswith("match-") \
+            else RestartPolicy()
+        specs.append(ServiceSpec.python(name, "labsupport.exchange", "serve", name, *cmd[1:],
+                                        ready=ready, depends_on=before, restart=restart,
+                                        stop_grace_s=5.0))
+        before = (name,)
+    return wiring, specs
+
+
+def up(run_dir: Path, symbols: list[str], matchers: int = 1, mode: str = "services",
+       *, stop: threading.Event | None = None, limits: str = DEFAULT_LIMITS) -> int:
+    """Start the exchange and wait until SIGTERM (or ``stop`` is set); then stop it all."""
+    from labsupport.services import Supervisor
+
+    run_dir = run_dir.resolve()
+    pid_file = run_dir / PID_FILE
+    if pid_file.exists() and _alive(int(pid_file.read_text() or 0)):
+        raise ExchangeError(f"{pid_file}: an exchange is already running in this directory")
+    _wiring, specs = plan(run_dir, symbols, matchers, mode, limits)
+    stop = stop or threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set()) \
+        if threading.current_thread() is threading.main_thread() else None
+    sup = Supervisor(specs, run_dir=run_dir, name="exchange")
+    try:
+        sup.start()
+        pid_file.write_text(str(os.getpid()), encoding="utf-8")
+        print(f"exchange up: {(run_dir / 'ports.json').read_text(encoding='utf-8')}", flush=True)
+        while not stop.wait(0.5):
+            pass
+    finally:
+        sup.stop()
+        pid_file.unlink(missing_ok=True)
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    return 0
+
+
+def _alive(pid: int) -> bool:
+    from labsupport.services.state import pid_alive
+    return pid_alive(pid)
+
+
+def _service_pids(run_dir: Path) -> list[int]:
+    from labsupport.services import RunDirError, read_state
+    try:
+        doc = read_state(run_dir)
+    except RunDirError:  # nothing was ever started here
+        return []
+    return [r["pid"] for r in doc.get("services", []) if r.get("pid")]
+
+
+def down(run_dir: Path, timeout_s: float = 20.0) -> int:
+    """Stop the exchange running in ``run_dir``; returns the number of processes stopped."""
+    pid_file = run_dir / PID_FILE
+    if not pid_file.exists():
+        raise ExchangeError(f"{pid_file}: no exchange is running in {run_dir} (no pid file)")
+    pid = int(pid_file.read_text(encoding="utf-8") or 0)
+    stopped = 0
+    if _alive(pid):
+        os.kill(pid, signal.SIGTERM)
+        stopped += 1
+        deadline = time.monotonic() + timeout_s
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    for spid in _service_pids(run_dir):  # `up` killed hard: its services' groups remain
+        if _alive(spid):
+            try:
+                os.killpg(spid, signal.SIGKILL)
+            except ProcessLookupError:
+                continue
+            stopped += 1
+    pid_file.unlink(missing_ok=True)
+    return stopped
+
+
+def status(run_dir: Path) -> list[dict[str, Any]]:
+    """One row per service: supervisor state, pid, restarts, and its RPC Status summary."""
+    from labsupport.rpc.threaded import BlockingChannel
+    from labsupport.services import read_state
+
+    from .control import PATH
+
+    doc = read_state(run_dir)
+    ports = json.loads((run_dir / "ports.json").read_text(encoding="utf-8"))
+    rows = []
+    for r in doc.get("services", []):
+        row = {k: r.get(k) for k in ("service", "state", "pid", "restarts")}
+        port = ports["services"].get(r["service"])
+        if port and r.get("state") == "running":
+            with BlockingChannel("127.0.0.1", port) as ch:
+                row["status"] = ch.unary(PATH + "Status", {}, timeout=2.0)["parts"]
+        rows.append(row)
+    return rows
+
+
+class Cluster:
+    """The services as processes started all at once, without the supervisor (the benchmark
+    and the notebook, where a sequential start would cost seconds per service); the same
+    commands and wiring as ``up``. A context manager: leaving it stops every process group."""
+
+    def __init__(self, run_dir: Path, symbols: list[str], matchers: int = 1, *,
+                 mode: str = "services", limits: str = DEFAULT_LIMITS,
+                 ready_timeout_s: float = 90.0, remove: Path | None = None) -> None:
+        self.remove = remove  # a directory to delete on close (a temporary run directory)
+        import subprocess
+        import sys
+
+        self.run_dir = run_dir.resolve()
+        wiring, _specs = plan(self.run_dir, symbols, matchers, mode, limits)
+        self.mode = mode
+        (self.run_dir / "logs").mkdir(exist_ok=True)
+        self.procs: dict[str, subprocess.Popen] = {}
+        try:
+            for name in roles(wiring) if mode == "services" else ["monolith"]:
+                log = open(self.run_dir / "logs" / f"{name}.log", "ab")  # noqa: SIM115
+                self.procs[name] = subprocess.Popen(
+                    [sys.executable, "-m", "labsupport.exchange", "serve", name, "--dir",
+                     str(self.run_dir)], stdout=log, stderr=subprocess.STDOUT,
+                    start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                log.close()
+            deadline = time.monotonic() + ready_timeout_s
+            for name, proc in self.procs.items():
+                log_path = self.run_dir / "logs" / f"{name}.log"
+                while b"ready" not in log_path.read_bytes():
+                    if proc.poll() is not None or time.monotonic() > deadline:
+                        raise ExchangeError(f"service {name} did not start: "
+                                            f"{log_path.read_text(errors='replace')[-300:]}")
+                    time.sleep(0.05)
+        except BaseException:
+            self.close()
+            raise
+        self.ports = json.loads((self.run_dir / "ports.json").read_text(encoding="utf-8"))
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        os.killpg(self.procs[name].pid, sig)
+        if sig == signal.SIGKILL:
+            self.procs[name].wait()
+
+    def restart(self, name: str, timeout_s: float = 60.0) -> None:
+        """Start service ``name`` again (after :meth:`kill`) and wait until it is ready."""
+        import subprocess
+        import sys
+
+        log_path = self.run_dir / "logs" / f"{name}.log"
+        before = log_path.read_bytes().count(b"ready")
+        with open(log_path, "ab") as log:
+            self.procs[name] = subprocess.Popen(
+                [sys.executable, "-m", "labsupport.exchange", "serve", name, "--dir",
+                 str(self.run_dir)], stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        deadline = time.monotonic() + timeout_s
+        while log_path.read_bytes().count(b"ready") <= before:
+            if self.procs[name].poll() is not None or time.monotonic() > deadline:
+                raise ExchangeError(f"service {name} did not restart")
+            time.sleep(0.05)
+
+    def close(self) -> None:
+        import subprocess
+
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        for proc in self.procs.values():
+            try:
+                proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        if self.remove is not None:
+            import shutil
+
+            shutil.rmtree(self.remove, ignore_errors=True)
+            self.remove = None
+
+    def __enter__(self) -> Cluster:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

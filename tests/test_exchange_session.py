@@ -1,0 +1,253 @@
+"""The FIX session layer and the gateway's validation, sans-IO, message by message."""
+
+from __future__ import annotations
+
+from labsupport.exchange.gateway import Gateway
+from labsupport.exchange.session import FixSession, SessionStore
+from labsupport.protocols.fix import FixStream, encode
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.ns = 0
+
+    def __call__(self) -> int:
+        return self.ns
+
+    def advance(self, s: float) -> None:
+        self.ns += int(s * 1e9)
+
+
+def msg(mtype: str, seq: int, *fields: tuple[int, object], sender: str = "C1",
+        target: str = "LABX") -> bytes:
+    return encode(mtype, [(49, sender), (56, target), (34, seq), (52, "20260101-00:00:00.000"),
+                          *fields])
+
+
+def logon(seq: int = 1, hb: int = 30, **kw: object) -> bytes:
+    return msg("A", seq, (98, 0), (108, hb), (141, "Y"), **kw)
+
+
+def out(session: FixSession) -> list:
+    st = FixStream()
+    st.feed(session.take_output())
+    return list(st)
+
+
+def new_session(clock: Clock | None = None) -> tuple[FixSession, dict]:
+    stores: dict[str, SessionStore] = {}
+    s = FixSession(lambda comp: stores.setdefault(comp, SessionStore()),
+                   clock=clock or Clock(), wall=lambda: 0.0)
+    return s, stores
+
+
+def active(clock: Clock | None = None) -> FixSession:
+    s, _ = new_session(clock)
+    assert s.receive(logon()) == []
+    out(s)
+    return s
+
+
+def order(seq: int, *extra: tuple[int, object], drop: int | None = None,
+          change: dict[int, str] | None = None) -> bytes:
+    """A NewOrderSingle numbered ``seq`` (tag ``drop`` left out, tags of ``change`` set)."""
+    change = change or {}
+    fields = [(11, f"o{seq}"), (55, "AAA"), (54, "1"), (38, "10"), (40, "2"), (44, "100.00"),
+              (59, "0"), *extra]
+    return msg("D", seq, *[(t, change.get(t, v)) for t, v in fields if t != drop])
+
+
+def test_logon_is_answered_with_logon_and_heartbeat_interval() -> None:
+    s, stores = new_session()
+    s.receive(logon(hb=5))
+    (reply,) = out(s)
+    assert reply.get(35) == "A" and reply.get(108) == "5" and reply.get(49) == "LABX"
+    assert reply.get(56) == "C1" and reply.get(34) == "1"
+    assert s.state == "active" and stores["C1"].next_in == 2
+
+
+def test_first_message_must_be_logon() -> None:
+    s, _ = new_session()
+    s.receive(order(1))
+    assert s.closed and "Logon" in s.close_reason
+
+
+def test_logon_to_wrong_target_or_without_heartbeat_is_refused() -> None:
+    s, _ = new_session()
+    s.receive(msg("A", 1, (98, 0), (108, 30), target="NYSE"))
+    assert s.closed and "LABX" in s.close_reason
+    s, _ = new_session()
+    s.receive(msg("A", 1, (98, 0)))
+    (reply,) = out(s)
+    assert s.closed and reply.get(35) == "5" and "HeartBtInt" in reply.get(58)
+
+
+def test_one_session_per_sender_comp_id() -> None:
+    gw = Gateway(["AAA"], lambda m: None, clock=Clock(), wall=lambda: 0.0)
+    first, second = gw.connect(), gw.connect()
+    gw.receive(first, logon())
+    gw.receive(second, logon())
+    assert first.state == "active" and second.closed
+    assert "already logged on" in out(second)[-1].get(58)
+    gw.disconnected(first)
+    third = gw.connect()
+    gw.receive(third, logon())
+    assert third.state == "active"
+
+
+def test_silence_sends_heartbeat_then_test_request_then_logout() -> None:
+    clock = Clock()
+    s = active(clock)
+    clock.advance(37)  # HeartBtInt 30 s, plus the 20 % allowance for the client
+    s.tick()
+    kinds = [m.get(35) for m in out(s)]
+    assert kinds == ["0", "1"]  # our heartbeat, then a TestRequest: the client was silent
+    clock.advance(31)
+    s.tick()
+    assert s.closed and out(s)[-1].get(35) == "5"
+
+
+def test_heartbeat_answering_the_test_request_keeps_the_session() -> None:
+    clock = Clock()
+    s = active(clock)
+    clock.advance(37)
+    s.tick()
+    test_id = [m for m in out(s) if m.get(35) == "1"][0].get(112)
+    s.receive(msg("0", 2, (112, test_id)))
+    clock.advance(10)
+    s.tick()
+    assert s.state == "active" and s.test_request is None
+
+
+def test_test_request_is_answered_with_its_id() -> None:
+    s = active()
+    s.receive(msg("1", 2, (112, "ping-7")))
+    (hb,) = out(s)
+    assert hb.get(35) == "0" and hb.get(112) == "ping-7"
+
+
+def test_gap_sends_resend_request_and_parks_until_filled() -> None:
+    s = active()
+    assert [m.get(11) for m in s.receive(order(2))] == ["o2"]
+    assert s.receive(order(5)) == []  # 3 and 4 are missing
+    (rr,) = out(s)
+    assert rr.get(35) == "2" and rr.get(7) == "3" and rr.get(16) == "0"
+    assert s.receive(order(6)) == [] and out(s) == []  # one ResendRequest per gap
+    got = s.receive(order(3, (43, "Y")) + order(4, (43, "Y")))
+    assert [m.get(11) for m in got] == ["o3", "o4", "o5", "o6"]
+    assert s.store.next_in == 7 and not s.parked
+
+
+def test_gap_fill_sequence_reset_releases_parked_messages() -> None:
+    s = active()
+    s.receive(order(4))
+    out(s)
+    got = s.receive(msg("4", 2, (43, "Y"), (123, "Y"), (36, 4)))
+    assert [m.get(11) for m in got] == ["o4"] and s.store.next_in == 5
+
+
+def test_sequence_reset_reset_mode_ignores_msg_seq_num() -> None:
+    s = active()
+    s.receive(msg("4", 99, (123, "N"), (36, 20)))
+    assert s.store.next_in == 20
+
+
+def test_seq_too_low_logs_out_but_poss_dup_is_ignored() -> None:
+    s = active()
+    s.receive(order(2))
+    assert s.receive(order(2, (43, "Y"))) == [] and s.state == "active"
+    s.receive(order(2))
+    (lo,) = out(s)
+    assert lo.get(35) == "5" and "too low" in lo.get(58) and s.closed
+
+
+def test_resend_request_resends_reports_and_gap_fills_admin() -> None:
+    s = active()  # our Logon was 1
+    s.send("8", [(37, 1), (11, "o1"), (150, "0")])  # 2
+    s.send("0", [])  # 3, a heartbeat
+    s.send("8", [(37, 1), (11, "o1"), (150, "4")])  # 4
+    out(s)
+    s.receive(msg("2", 2, (7, 1), (16, 0)))
+    got = out(s)
+    assert [(m.get(35), m.get(34), m.get(123), m.get(36)) for m in got] == [
+        ("4", "1", "Y", "2"), ("8", "2", None, None), ("4", "3", "Y", "4"), ("8", "4", None, None)]
+    assert all(m.get(43) == "Y" for m in got)
+    assert got[1].get(122) is not None and got[1].get(150) == "0"
+    assert s.store.next_out == 5  # resending does not use new numbers
+
+
+def test_bad_checksum_and_body_length_are_dropped_and_counted() -> None:
+    s = active()
+    good = order(2)
+    bad_sum = good[:-4] + b"000\x01" if not good.endswith(b"=000\x01") else good[:-4] + b"001\x01"
+    declared = int(good.split(b"\x01")[1][2:])
+    bad_len = good.replace(b"9=%d" % declared, b"9=%d" % (declared - 3), 1)
+    assert s.receive(bad_sum) == [] and s.receive(bad_len) == []
+    assert s.dropped == 2 and s.state == "active" and out(s) == []
+    assert [m.get(11) for m in s.receive(good)] == ["o2"]  # no number was consumed
+
+
+def test_logout_is_answered_and_closes() -> None:
+    s = active()
+    s.receive(msg("5", 2))
+    (lo,) = out(s)
+    assert lo.get(35) == "5" and s.closed
+
+
+def test_comp_id_mismatch_is_rejected_and_logged_out() -> None:
+    s = active()
+    s.receive(msg("0", 2, sender="XX"))
+    kinds = [(m.get(35), m.get(373)) for m in out(s)]
+    assert kinds == [("3", "9"), ("5", None)] and s.closed
+
+
+# ---------------------------------------------------------------- gateway validation
+
+
+def gateway_session() -> tuple[Gateway, FixSession, list]:
+    sent: list = []
+    gw = Gateway(["AAA"], sent.append, clock=Clock(), wall=lambda: 0.0)
+    s = gw.connect()
+    gw.receive(s, logon())
+    out(s)
+    return gw, s, sent
+
+
+def test_malformed_orders_get_session_reject_with_reason_and_stay_up() -> None:
+    cases = [
+        (order(2, drop=55), "1", "55"),  # required tag missing
+        (order(2, change={54: ""}), "4", "54"),  # tag without value
+        (order(2, change={54: "7"}), "5", "54"),  # value out of range
+        (order(2, change={38: "ten"}), "6", "38"),  # bad data format
+        (msg("Z", 2), "11", "35"),  # unsupported MsgType
+    ]
+    for raw, reason, tag in cases:
+        gw, s, sent = gateway_session()
+        gw.receive(s, raw)
+        (rej,) = out(s)
+        assert (rej.get(35), rej.get(373), rej.get(371), rej.get(45)) == ("3", reason, tag, "2"), raw
+        assert s.state == "active" and sent == []
+        gw.receive(s, order(3))  # the session goes on; the rejected message used its number
+        assert [m["k"] for m in sent] == ["new"]
+
+
+def test_well_formed_orders_the_venue_refuses_are_rejected_150_8() -> None:
+    gw, s, sent = gateway_session()
+    gw.receive(s, order(2, change={55: "ZZZ"}))
+    gw.receive(s, order(3, change={44: "100.001"}))
+    gw.receive(s, order(4) + order(5, change={11: "o4"}))
+    reps = out(s)
+    assert [(m.get(150), m.get(39), m.get(58)) for m in reps] == [
+        ("8", "8", "unknown symbol"),
+        ("8", "8", "price is not a positive multiple of the tick (0.01)"),
+        ("8", "8", "duplicate ClOrdID")]
+    assert [m["oid"] for m in sent] == [3]  # only o4 went on to risk
+
+
+def test_cancel_of_unknown_order_is_order_cancel_reject() -> None:
+    gw, s, sent = gateway_session()
+    gw.receive(s, msg("F", 2, (41, "nope"), (11, "c1"), (55, "AAA"), (54, "1")))
+    (rej,) = out(s)
+    assert (rej.get(35), rej.get(37), rej.get(41), rej.get(102), rej.get(434)) == (
+        "9", "NONE", "nope", "1", "1")
+    assert sent == []
