@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from labsupport.fastbook import ENGINES, R_WINDOW, FastEngine
 from labsupport.fastbook.checks import check_invariants
-from labsupport.fastbook.compare import make_engine, outcome
+from labsupport.fastbook.compare import make_engine, outcome, reports
 from labsupport.fastbook.layout import M_WIDTH, P_NEXT
 from labsupport.measure import scaled
 from labsupport.orderbook import (
@@ -110,7 +110,7 @@ def to_events(raw):
 
 
 @pytest.mark.parametrize("kind", FAST)
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                   HealthCheck.function_scoped_fixture])
 @given(raw=events_strategy, width=st.sampled_from([4, 16, 4096]))
 def test_hypothesis_streams_keep_invariants_and_match(kind, raw, width):
@@ -281,3 +281,133 @@ def test_adversarial_stream_never_breaks_the_book(kind):
     assert {r.reason for r in eng.rejects()[-3:]} == {R_WINDOW, "invalid quantity"}
     check_invariants(eng)
     assert eng.l2_snapshot("X").bids[0].price_ticks == 10_000
+
+
+# ---------------------------------------------------------------------- PnL in the kernels
+@pytest.mark.parametrize("kind", FAST)
+def test_pnl_is_kept_in_the_kernel(kind):
+    """The compiled engines' positions are the kernel's int64 rows (no Python PositionBook),
+    and they equal Lab 02's PnL: positions, average cost, realized, unrealized, fees, cash."""
+    from labsupport.fastbook.positions import KernelPositions
+
+    events = random_stream(4, 1500)
+    eng, ref = run_with_reference(kind, events, every_event=False, fee=2)
+    assert isinstance(eng.positions, KernelPositions)
+    py = make_engine("python", fee_per_share_ticks=2)
+    for e in events:
+        py.process(e)
+    assert list(eng.pnl()) == list(py.pnl()) == list(ref.pnl())
+    assert eng.positions.keys() == py.positions.keys()
+    for v in py.pnl():
+        assert eng.positions.cash(v.account, v.symbol) == py.positions.cash(v.account, v.symbol)
+    assert eng.positions.marks == py.positions.marks
+    assert eng.position(99, "X") == py.position(99, "X")  # never traded: zeros
+
+
+def _big_position_events():
+    """Positions beyond 2**31 shares at prices that leave an odd cost basis: the rounding of
+    a partial close needs the overflow-free multiply-divide."""
+    rows = [(1, ADD, 1, SELL, LIMIT, 3, 2_000_000_011, 2), (2, ADD, 2, BUY, MARKET, 0, 2_000_000_011, 1),
+            (3, ADD, 3, SELL, LIMIT, 7, 1_000_000_003, 2), (4, ADD, 4, BUY, MARKET, 0, 1_000_000_003, 1),
+            (5, ADD, 5, BUY, LIMIT, 5, 1_234_567_891, 3), (6, ADD, 6, SELL, MARKET, 0, 1_234_567_891, 1),
+            (7, ADD, 7, BUY, LIMIT, 4, 2_999_999_999, 3), (8, ADD, 8, SELL, MARKET, 0, 2_999_999_999, 1)]
+    return [OrderEvent(seq, "BIG", a, oid, side, t, price, qty, acct)
+            for seq, a, oid, side, t, price, qty, acct in rows]
+
+
+@pytest.mark.parametrize("kind", FAST)
+def test_pnl_of_huge_positions_is_exact(kind):
+    from labsupport.fastbook.positions import KernelPositions
+
+    eng, ref = run_with_reference(kind, _big_position_events(), fee=1)
+    assert isinstance(eng.positions, KernelPositions)  # still within int64: the kernel's
+    assert outcome(eng) == outcome(ref)
+    assert any(abs(v.position) > 2**31 for v in eng.pnl())
+
+
+@pytest.mark.parametrize("kind", FAST)
+def test_pnl_beyond_int64_falls_back_to_lab02_positions(kind):
+    """Notional beyond what int64 cost units hold: the kernel stops its PnL before a fill
+    could overflow and the engine replays the trade log into Lab 02's PositionBook."""
+    from labsupport.orderbook.pnl import PositionBook
+
+    events = random_stream(5, 300)
+    seq = len(events)
+    events += [OrderEvent(seq + 1, "H", ADD, 10_001, SELL, LIMIT, 10**12, 10**9, 7),
+               OrderEvent(seq + 2, "H", ADD, 10_002, BUY, MARKET, 0, 10**9, 8)]
+    events += [replace(e, seq=e.seq + seq + 2, order_id=e.order_id + 20_000)
+               for e in random_stream(6, 300)]
+    eng, ref = run_with_reference(kind, events, every_event=False, fee=1)
+    assert isinstance(eng.positions, PositionBook)
+    assert outcome(eng) == outcome(ref)
+
+
+# ---------------------------------------------------------------------- listeners
+@pytest.mark.parametrize("batch", [False, True], ids=["single", "batch"])
+@pytest.mark.parametrize("seed", range(3))
+def test_listener_hears_what_lab02_publishes(seed, batch):
+    """Trades, execution reports (new, partial, filled, cancelled, expired, replaced) and
+    rejects, in Lab 02's order, from all three engines, single events and batches."""
+    events = [replace(e, order_id=f"o{e.order_id}" if e.order_id % 4 == 0 else e.order_id)
+              for e in random_stream(seed, 1200)]
+    want = reports("python", events, fee_per_share_ticks=1)
+    statuses = {r.status.name for r in want.executions}
+    assert statuses >= {"NEW", "PARTIALLY_FILLED", "FILLED", "CANCELED", "EXPIRED", "REPLACED"}
+    for kind in FAST:
+        got = reports(kind, events, batch=batch, fee_per_share_ticks=1, pool_capacity=4)
+        assert got.trades == want.trades, kind
+        assert got.rejects == want.rejects, kind
+        assert got.executions == want.executions, kind
+
+
+@pytest.mark.parametrize("kind", FAST)
+def test_listener_attached_later_and_detached(kind):
+    from labsupport.orderbook import Recorder
+
+    events = random_stream(2, 400)
+    eng = FastEngine(kind)
+    eng.process_rows(rows_of(events[:200]))
+    eng.listener = rec = Recorder()
+    eng.process_rows(rows_of(events[200:300]))
+    eng.listener = None
+    eng.process_rows(rows_of(events[300:]))
+    ref = make_engine("python")
+    for e in events[:200]:
+        ref.process(e)
+    ref.listener = want = Recorder()
+    for e in events[200:300]:
+        ref.process(e)
+    assert rec.executions == want.executions and rec.trades == want.trades
+    assert len(eng.trades()) > len(rec.trades)
+
+
+@pytest.mark.parametrize("kind", FAST)
+def test_l2_listener_is_refused_not_ignored(kind):
+    from labsupport.fastbook import FastBookError
+    from labsupport.orderbook import Recorder
+
+    with pytest.raises(FastBookError, match="L2"):
+        FastEngine(kind, listener=Recorder(l2=True))
+
+
+# ---------------------------------------------------------------------- the lean entry point
+@pytest.mark.parametrize("kind", FAST)
+def test_lean_kernel_calls_equal_the_engine_api(kind):
+    """``engine.kernel.add/cancel/modify`` on ints: the same returns, book and PnL as the
+    object API, growth included (a one-slot pool)."""
+    events = random_stream(8, 1500)
+    api = FastEngine(kind)
+    lean = FastEngine(kind, pool_capacity=1)
+    k = lean.kernel
+    for e in events:
+        want = api.process(e)
+        b = lean.book_index(e.symbol) if e.symbol is not None else -1
+        if e.action == ADD:
+            got = k.add(b, e.order_id, e.side, e.type, e.price_ticks, e.qty, e.account, e.seq)
+        elif e.action == CANCEL:
+            got = k.cancel(b, e.order_id, e.seq)
+        else:
+            got = k.modify(b, e.order_id, e.price_ticks, e.qty, e.seq)
+        assert got == want, e
+    assert outcome(lean) == outcome(api)
+    check_invariants(lean)

@@ -4,7 +4,9 @@
   outside it, checked against the rule the kernels use (:mod:`labsupport.fastbook._nbcore`);
 - 11.2 the id boundary: order ids (ints and text) to int64 keys and back, checked by property
   and by feeding the learner's keys to :meth:`FastEngine.process_events`, whose outcome must be
-  the one of :meth:`FastEngine.process_rows` on the original ids.
+  the one of :meth:`FastEngine.process_rows` on the original ids;
+- 11.3 the kernels' PnL step: one fill applied to an average-cost position in integer cost
+  units, checked fill by fill against Lab 02's own ``PositionBook`` on generated fill sequences.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import numpy as np
 
 from ..fastbook import FastEngine
 from ..fastbook.compare import outcome
+from ..orderbook.pnl import COST_SCALE, PositionBook
 from ..orderbook.scenarios import random_stream
 from . import Case, Property, exercise
 
@@ -123,4 +126,50 @@ def _encode(encode_ids):
         Property("the keys drive the engine to the same outcome", lambda: range(3),
                  lambda s: _through_engine(encode_ids, s), lambda s: True,
                  show=lambda s: f"random_stream({s}, 400) with text ids"),
+    ]
+
+
+def _fills(seed: int) -> list[tuple[int, int]]:
+    """(signed qty, price ticks) fills of one account: adds, partial closes, flips."""
+    rng = random.Random(seed)
+    return [(rng.choice([1, -1]) * rng.randint(1, 400), rng.randint(90, 110))
+            for _ in range(rng.randint(1, 25))]
+
+
+def _lab02_states(fills: list[tuple[int, int]]) -> list[tuple[int, int, int]]:
+    """(position, cost, realized) in cost units after each fill, read from Lab 02's book."""
+    book, out = PositionBook(), []
+    for signed, price in fills:
+        book.fill("S", 1, 1 if signed > 0 else -1, 2, price, abs(signed))
+        v = book.view(1, "S")
+        out.append((v.position, int(v.avg_price_ticks * COST_SCALE * v.position),
+                    int(v.realized_pnl_ticks * COST_SCALE)))
+    return out
+
+
+def _learner_states(apply_fill, fills: list[tuple[int, int]]) -> list[tuple[int, int, int]]:
+    state, out = (0, 0, 0), []
+    for signed, price in fills:
+        state = tuple(int(x) for x in apply_fill(*state, signed, price))
+        out.append(state)
+    return out
+
+
+@exercise("11.3", "The kernels' PnL step in integers", attr="apply_fill")
+def _apply_fill(apply_fill):
+    return [
+        Case("open long", lambda: tuple(apply_fill(0, 0, 0, 10, 100)), (10, 10_000_000, 0),
+             "apply_fill(0, 0, 0, 10, 100)"),
+        Case("add at another price: the basis re-averages",
+             lambda: tuple(apply_fill(10, 10_000_000, 0, 10, 110)), (20, 21_000_000, 0),
+             "apply_fill(10, 10_000_000, 0, 10, 110)"),
+        Case("partial close: realized against the average, rounded half away from zero",
+             lambda: tuple(apply_fill(3, 3_100_000, 0, -1, 100)), (2, 2_066_667, -33_333),
+             "apply_fill(3, 3_100_000, 0, -1, 100)"),
+        Case("through zero: close all, open the rest at the fill price",
+             lambda: tuple(apply_fill(5, 5_000_000, 0, -8, 120)), (-3, -3_600_000, 1_000_000),
+             "apply_fill(5, 5_000_000, 0, -8, 120)"),
+        Property("Lab 02's PositionBook on 200 fill sequences", lambda: range(200),
+                 lambda s: _learner_states(apply_fill, _fills(s)),
+                 lambda s: _lab02_states(_fills(s)), show=lambda s: f"fills {_fills(s)}"),
     ]

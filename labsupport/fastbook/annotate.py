@@ -8,7 +8,8 @@ building the ``(status, result)`` tuples), paid once per call, never inside the 
 
 :func:`annotate` runs the Cython compiler (the ``cython -a`` of the command line, no make
 needed) on ``_cyengine.pyx`` into ``build/cython-annotate/`` and returns an :class:`Annotation`
-with the HTML's path and every non-white line with its score.
+with the HTML's path and every non-white line with its score. An HTML newer than the source is
+reused (the compile takes seconds; the page only changes when the source does).
 """
 
 from __future__ import annotations
@@ -65,12 +66,13 @@ def annotate(out_dir: str | Path | None = None) -> Annotation:
     out = Path(out_dir) if out_dir is not None else build_dir() / "cython-annotate"
     out.mkdir(parents=True, exist_ok=True)
     c_file = out / "_cyengine.c"
-    options = CompilationOptions(default_options, annotate=True, output_file=str(c_file),
-                                 language_level=3)
-    result = compile(str(SOURCE), options)
-    if result.num_errors:
-        raise RuntimeError(f"cython reported {result.num_errors} errors on {SOURCE.name}")
     page = c_file.with_suffix(".html")
+    if not page.exists() or page.stat().st_mtime < SOURCE.stat().st_mtime:
+        options = CompilationOptions(default_options, annotate=True, output_file=str(c_file),
+                                     language_level=3)
+        result = compile(str(SOURCE), options)
+        if result.num_errors:
+            raise RuntimeError(f"cython reported {result.num_errors} errors on {SOURCE.name}")
     rows = _LINE.findall(page.read_text(encoding="utf-8"))
     yellow = tuple(AnnotatedLine(int(n), int(s), html.unescape(_TAG.sub("", code)))
                    for s, n, code in rows if int(s) > 0)

@@ -6,15 +6,23 @@ from ``_cyengine.pyx``. When it is missing (the package was copied rather than i
 the build failed), importing :mod:`labsupport.fastbook` still works and asking for the Cython
 backend raises :class:`ExtensionMissing` saying how to build it.
 
-A backend is an object with ``bind(meta, pool, table, books, levels, trades, rejects)``
-returning a kernel with ``run(events, start)`` and ``step(seq, book, action, key, side, type,
-price, qty, account)``, and ``rehash(old, new, pool)``.
+A backend is an object with ``kernel(grow)`` making a kernel, ``rehash(old, new, pool)`` for
+the id table and ``prehash(positions, n, new)`` for the position table. A kernel has
+``bind(*arrays)`` (the ten arrays of :mod:`.layout`, rebound after every growth), ``run(events)``
+for a batch and ``step(seq, book, action, key, side, type, price, qty, account)`` for one
+event, plus the lean ``add``/``cancel``/``modify`` of int arguments; each returns what Lab 02
+returns. Whenever an array is too small the kernel calls ``grow(status)`` (the owner grows
+and rebinds) and carries on with the same event.
 """
 
 from __future__ import annotations
 
 import importlib
 from types import SimpleNamespace
+
+import numpy as np
+
+from .layout import EVENT_FIELDS, M_RESULT, OK
 
 BACKENDS = ("numba", "cython")
 
@@ -47,18 +55,44 @@ def cython_available() -> bool:
     return True
 
 
-class _NumbaKernel:
-    __slots__ = ("args", "_run", "_step")
+class NumbaKernel:
+    """The Numba kernel behind the kernel interface. A jitted function cannot call back into
+    Python, so :func:`._nbcore.run` returns a status and this loop grows and resumes; a single
+    event is a one-row batch (one compiled entry point: half the compile of two)."""
 
-    def __init__(self, core, *arrays) -> None:
-        self.args = arrays
-        self._run, self._step = core.run, core.step
+    __slots__ = ("args", "meta", "_run", "_grow", "_one")
 
-    def run(self, events, start):
-        return self._run(*self.args, events, start)
+    def __init__(self, grow) -> None:
+        from . import _nbcore
 
-    def step(self, seq, b, action, key, side, otype, price, qty, acct):
-        return self._step(*self.args, seq, b, action, key, side, otype, price, qty, acct)
+        self._run, self._grow = _nbcore.run, grow
+        self._one = np.zeros((1, EVENT_FIELDS), np.int64)
+        self.args: tuple = ()
+
+    def bind(self, *arrays) -> None:
+        self.args, self.meta = arrays, arrays[0]
+
+    def run(self, events) -> None:
+        i = 0
+        while True:
+            status, i = self._run(*self.args, events, i)
+            if status == OK:
+                return
+            self._grow(status)
+
+    def step(self, seq, b, action, key, side, otype, price, qty, acct) -> int:
+        self._one[0] = (seq, b, action, key, side, otype, price, qty, acct)
+        self.run(self._one)
+        return int(self.meta[M_RESULT])
+
+    def add(self, b, key, side, otype, price, qty, acct, seq) -> int:
+        return self.step(seq, b, 0, key, side, otype, price, qty, acct)
+
+    def cancel(self, b, key, seq) -> int:
+        return self.step(seq, b, 1, key, 0, 0, 0, 0, 0)
+
+    def modify(self, b, key, price, qty, seq) -> int:
+        return self.step(seq, b, 2, key, 0, 0, price, qty, 0)
 
 
 def load(name: str) -> SimpleNamespace:
@@ -66,9 +100,10 @@ def load(name: str) -> SimpleNamespace:
     if name == "numba":
         from . import _nbcore
 
-        return SimpleNamespace(name=name, bind=lambda *a: _NumbaKernel(_nbcore, *a),
-                               rehash=_nbcore.rehash)
+        return SimpleNamespace(name=name, kernel=NumbaKernel, rehash=_nbcore.rehash,
+                               prehash=_nbcore.prehash)
     if name == "cython":
         mod = cython_module()
-        return SimpleNamespace(name=name, bind=mod.Kernel, rehash=mod.rehash)
+        return SimpleNamespace(name=name, kernel=mod.Kernel, rehash=mod.rehash,
+                               prehash=mod.prehash)
     raise FastBookError(f"unknown backend {name!r}: choose one of {', '.join(BACKENDS)}")

@@ -5,15 +5,17 @@ Workloads (all seeded, the same flow for every engine):
 - ``flow``: the generator's realistic flow (:mod:`labsupport.marketdata`, 4 symbols, 1 M events
   at default scale), through Lab 02's :meth:`MatchingEngine.process_array` and through each
   compiled engine's batch path: ``process_array`` end to end (encoding included), and the kernel
-  alone on pre-encoded int64 rows (``process_events``); PnL on and off. Repeats interleave the
+  alone on pre-encoded int64 rows (``process_events``); PnL on and off (the compiled engines
+  keep the PnL inside the kernel, Lab 02 in its ``PositionBook``). Repeats interleave the
   candidates; the table gives the median wall-clock rate and the median rate per CPU second of
   the replaying thread (robust to neighbours on a shared machine).
 - ``depth``: the same kernel on Lab 02's synthetic depth workload (D levels per side, adds at
   random depths and cancels of random live orders): how the rate changes with book depth.
 - ``mix``: the flow with the share of marketable orders scaled up: how it changes with the mix.
 - ``latency``: one call per event from Python (``add``/``cancel``/``modify`` with Python objects)
-  for each engine, and the Cython kernel's ``step`` called with ints (the boundary alone),
-  ``perf_counter_ns`` around each call (its own 50-100 ns included).
+  for each engine, and each compiled kernel's lean entry point (``engine.kernel.add`` ... with
+  ints: book index, id key; no Python object made on the way in or out), ``perf_counter_ns``
+  around each call (its own 30-100 ns included).
 - ``compile``: Numba's compile of the kernel in a fresh process with an empty cache, then the
   load from the cache it wrote.
 - ``memory``: bytes per resting order with N orders resting (tracemalloc for Lab 02's objects;
@@ -93,7 +95,8 @@ def flow_candidates(flow) -> dict[str, callable]:
         out[f"{b} process_array pnl"] = lambda b=b: FastEngine(b).process_array(ev, syms)
         out[f"{b} process_array no pnl"] = \
             lambda b=b: FastEngine(b, pnl=False).process_array(ev, syms)
-        out[f"{b} kernel no pnl"] = ("kernel", b)
+        out[f"{b} kernel pnl"] = ("kernel", b, True)
+        out[f"{b} kernel no pnl"] = ("kernel", b, False)
     return out
 
 
@@ -108,7 +111,7 @@ def throughput(flow, repeats: int) -> dict[str, dict[str, float]]:
     for _ in range(repeats):
         for name, fn in cands.items():
             if isinstance(fn, tuple):
-                eng = FastEngine(fn[1], pnl=False)
+                eng = FastEngine(fn[1], pnl=fn[2])
                 rows = eng.encode_array(flow.events, flow.symbols)
                 w, c = _timed(lambda eng=eng, rows=rows: eng.process_events(rows))
             else:
@@ -180,23 +183,31 @@ def single_call_latency(flow, n_events: int) -> dict[str, LatencyRecorder]:
                 modify(oid, price, qty, None, seq)
             rec.record(clock() - t)
         out[kind] = rec
-    if cython_available():
-        eng = FastEngine("cython", pnl=False)
-        rec = LatencyRecorder("cython kernel step (ints)", capacity=len(rows))
-        for sym in sorted({r[1] for r in rows}):
-            eng._book(sym)
-        eng._bind()
-        step = eng._kernel.step
-        for seq, sym, action, oid, side, otype, price, qty, acct in rows:
-            t = clock()
-            status, _ = step(seq, sym, action, oid, side, otype, price, qty, acct)
-            rec.record(clock() - t)
-            if status:
-                eng._grow(status)
-                step = eng._kernel.step
-                step(seq, sym, action, oid, side, otype, price, qty, acct)
-        out["cython kernel"] = rec
+    for b in fast_backends():
+        out[f"{b} kernel"] = lean_call_latency(rows, b)
     return out
+
+
+def lean_call_latency(rows: list[tuple], backend: str) -> LatencyRecorder:
+    """Per-call latency of the kernel's lean entry point (``engine.kernel.add``/``cancel``/
+    ``modify`` with ints), PnL on: what one event costs from Python with no boundary objects."""
+    eng = FastEngine(backend)
+    books = {sym: eng.book_index(sym) for sym in sorted({r[1] for r in rows})}
+    k = eng.kernel
+    add, cancel, modify = k.add, k.cancel, k.modify
+    rec = LatencyRecorder(f"{backend} kernel lean call (ints)", capacity=len(rows))
+    clock = time.perf_counter_ns
+    for seq, sym, action, oid, side, otype, price, qty, acct in rows:
+        b = books[sym]
+        t = clock()
+        if action == ADD:
+            add(b, oid, side, otype, price, qty, acct, seq)
+        elif action == CANCEL:
+            cancel(-1, oid, seq)
+        else:
+            modify(-1, oid, price, qty, seq)
+        rec.record(clock() - t)
+    return rec
 
 
 _COMPILE_SNIPPET = (
@@ -320,9 +331,8 @@ if __name__ == "__main__":
 
 
 def phase_times(flow, backend: str) -> dict[str, float]:
-    """Seconds of each phase of ``process_array`` with PnL: encoding the structured array,
-    the compiled kernel (with its buffer growth), and feeding the trades to Lab 02's
-    PositionBook in Python (the difference between runs with PnL on and off)."""
+    """Seconds of each phase of ``process_array``: encoding the structured array (numpy), the
+    kernel without PnL, and what the PnL adds inside the kernel (run with PnL minus without)."""
     eng = FastEngine(backend, pnl=False)
     t0 = time.perf_counter()
     rows = eng.encode_array(flow.events, flow.symbols)
@@ -334,7 +344,7 @@ def phase_times(flow, backend: str) -> dict[str, float]:
     t3 = time.perf_counter()
     with_pnl.process_events(rows)
     t4 = time.perf_counter()
-    return {"encode": t1 - t0, "kernel": t2 - t1, "pnl in Python": max(0.0, (t4 - t3) - (t2 - t1))}
+    return {"encode": t1 - t0, "kernel": t2 - t1, "pnl in kernel": max(0.0, (t4 - t3) - (t2 - t1))}
 
 
 def typed_dict_vs_dict(n: int = 20_000) -> dict[str, float]:

@@ -6,7 +6,9 @@ plus ``trades()`` and ``rejects()``: for ``"python"`` that is Lab 02's
 :class:`~labsupport.orderbook.engine.MatchingEngine` with a :class:`Recorder` listening, for
 the others a :class:`~.engine.FastEngine`. :func:`outcome` reduces any of them (or the naive
 :class:`~labsupport.orderbook.reference.ReferenceEngine`) to what must be identical: trades,
-rejects, the depth of every book and the PnL. The tests, the CLI and the notebook use these.
+rejects, the depth of every book and the PnL; :func:`reports` runs a stream with a
+:class:`Recorder` attached and returns what it heard (trades, execution reports, rejects), the
+listener side of the same promise. The tests, the CLI and the notebook use these.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from dataclasses import dataclass
 from ..orderbook.engine import MatchingEngine
 from ..orderbook.listener import Recorder
 from ..orderbook.reference import ReferenceEngine
-from ..orderbook.types import BUY, SELL, L2Level, PositionView, Reject, Symbol, Trade
+from ..orderbook.types import BUY, SELL, L2Level, OrderEvent, PositionView, Reject, Symbol, Trade
 from .backends import FastBookError
 from .engine import FastEngine
 
@@ -92,3 +94,19 @@ def run_all(events, kinds: Iterable[str] = ENGINES, **options) -> dict[str, Outc
             eng.process(e)
         out[kind] = outcome(eng)
     return out
+
+
+def reports(kind: str, events: Iterable[OrderEvent], *, batch: bool = False,
+            **options) -> Recorder:
+    """What a :class:`Recorder` attached to an engine of ``kind`` hears over ``events``
+    (one event at a time, or as one batch of rows with ``batch=True``)."""
+    rec = Recorder()
+    eng = MatchingEngine(listener=rec, **options) if kind == "python" else \
+        FastEngine(kind, listener=rec, **options)
+    if batch:
+        eng.process_rows([(e.seq, e.symbol, e.action, e.order_id, e.side, e.type,
+                           e.price_ticks, e.qty, e.account) for e in events])
+    else:
+        for e in events:
+            eng.process(e)
+    return rec

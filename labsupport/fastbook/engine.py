@@ -1,42 +1,41 @@
 """:class:`FastEngine`: Lab 02's engine API over the compiled kernels (Numba or Cython).
 
-The engine owns the arrays of :mod:`.layout` and hands them to a *backend*: the Numba kernel
-(:mod:`._nbcore`, functions compiled with ``@njit(cache=True)``) or the Cython extension
-(``_cyengine``, a ``cdef class`` holding typed memoryviews of the same arrays). Both run the
-same algorithm; the engine does what only Python can do well:
+The engine owns the arrays of :mod:`.layout` (through :class:`~.arrays.KernelArrays`, which
+also grows them) and hands them to a *backend*: the Numba kernel (:mod:`._nbcore`, compiled
+with ``@njit(cache=True)``) or the Cython extension (``_cyengine``, a ``cdef class`` holding
+typed memoryviews of the same arrays). Both run the same algorithm, PnL and reports included;
+the engine does what only Python can do well:
 
-- **the boundary**: symbols become dense book indexes, order ids and accounts become int64
-  keys (ints in ``[0, 2**62)`` pass through unchanged, text ClOrdIDs and account codes get
-  negative keys from an intern table), and back again when trades and rejects are reported;
-- **growth**: a kernel never allocates; when the pool, the id table, an output buffer or the
-  price window is too small it stops *before* the event and returns a status, the engine grows
-  that array (doubling) and resumes at the same event;
-- **PnL**: every trade row is fed, in order, to Lab 02's own
-  :class:`~labsupport.orderbook.pnl.PositionBook`, so positions and PnL are the same numbers
-  by construction (computed when the trades are drained from the kernel's buffer).
+- **the boundary** (:mod:`.boundary`): symbols become book indexes, ids and accounts int64
+  keys, and back again when trades, rejects and reports go out;
+- **growth**: a kernel never allocates; it asks (``grow(status)``) and resumes;
+- **reports**: with a :class:`~labsupport.orderbook.listener.Listener` attached, the kernel
+  journals what Lab 02 publishes and :mod:`.reports` calls the listener, in Lab 02's order,
+  when the buffers are drained (after each single event, after each batch);
+- **views** (``l2_snapshot``, ``l3``, ``book(symbol)``, ``best_bid_ask``, ``pnl``): read
+  from the arrays, for people and files, not for the hot path.
 
 Single events (``add``, ``cancel``, ``modify``, ``process``) answer exactly what Lab 02's
 :class:`~labsupport.orderbook.engine.MatchingEngine` answers; ``process_rows``,
-``process_array`` (a :mod:`labsupport.marketdata` event array, converted without a Python loop)
-and ``process_events`` (the kernel's own int64 rows) are the batch path, one boundary crossing
-per batch. Views (``l2_snapshot``, ``l3``, ``book(symbol).depth``, ``best_bid_ask``, ``pnl``)
-read the arrays from Python: they are for people and files, not for the hot path. What is not
-there: listeners (trades and rejects are kept and read with :meth:`trades`/:meth:`rejects`; no
-execution reports, no L2 incremental updates) and ladder choice (the window *is* the ladder).
+``process_array`` and ``process_events`` are the batch path, one crossing per batch. The lean
+entry point for one event from Python is the kernel itself, ``engine.kernel.add(book, key,
+side, type, price, qty, account, seq)`` with ints (``engine.book_index(symbol)``; keys as in
+:mod:`.boundary`): no Python object is built on the way in or out.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from fractions import Fraction
 
 import numpy as np
 
+from ..orderbook.listener import Listener
 from ..orderbook.pnl import PositionBook
 from ..orderbook.types import (
     ADD,
     BUY,
     CANCEL,
-    MODIFY,
     R_DUPLICATE_ID,
     R_FOK_UNFILLABLE,
     R_INVALID_ACTION,
@@ -60,44 +59,30 @@ from ..orderbook.types import (
     Trade,
 )
 from . import backends
+from .arrays import KernelArrays
+from .boundary import Interner, clamp, encode_array, encode_rows
 from .layout import (
-    B_ASK,
-    B_BASE,
-    B_BID,
     B_RANK,
-    BOOK_FIELDS,
-    EMPTY_KEY,
-    EVENT_FIELDS,
     INITIAL_WIDTH,
-    L_HEAD,
-    L_TAIL,
+    M_FEE,
     M_FIXED,
-    M_FREE,
     M_LIVE,
-    M_MAXWIDTH,
+    M_NJOURNAL,
     M_NRANK,
     M_NREJECTS,
     M_NTRADES,
+    M_PNL,
     M_REJECT_TOTAL,
+    M_REPORTS,
     M_TRADE_TOTAL,
-    M_WIDTH,
     MAX_WIDTH,
-    META_FIELDS,
-    NEED_POOL,
-    NEED_REJECTS,
-    NEED_TABLE,
-    NEED_TRADES,
-    NEED_WIDTH,
-    NO_ASK,
-    NO_BID,
     NO_BOOK,
-    OK,
-    P_NEXT,
-    POOL_FIELDS,
     R_WINDOW,
     REJECT_FIELDS,
     TRADE_FIELDS,
 )
+from .positions import KernelPositions, replayed
+from .reports import publish, trade_of
 from .views import BookView, probe
 
 REASONS = (R_DUPLICATE_ID, R_UNKNOWN_ORDER, R_NOT_LIVE, R_FOK_UNFILLABLE, R_INVALID_SIDE,
@@ -105,172 +90,107 @@ REASONS = (R_DUPLICATE_ID, R_UNKNOWN_ORDER, R_NOT_LIVE, R_FOK_UNFILLABLE, R_INVA
            R_SYMBOL_MISMATCH, R_WINDOW)
 """Reject reason text by kernel reason code (the strings of Lab 02, plus the window)."""
 
-_KEY_LIMIT = 1 << 62
-_I64 = (-(1 << 63), (1 << 63) - 1)
 
-
-class Interner:
-    """Ids or accounts <-> int64 keys: ints in ``[0, 2**62)`` are their own key, anything
-    else (text, other ints) gets ``-1, -2, ...`` in order of first sight."""
-
-    __slots__ = ("keys", "names")
-
-    def __init__(self) -> None:
-        self.keys: dict[object, int] = {}
-        self.names: list[object] = []
-
-    def key(self, value: OrderId) -> int:
-        if type(value) is int and 0 <= value < _KEY_LIMIT:
-            return value
-        k = self.keys.get(value)
-        if k is None:
-            self.names.append(value)
-            k = self.keys[value] = -len(self.names)
-        return k
-
-    def name(self, key: int) -> OrderId:
-        return key if key >= 0 else self.names[-key - 1]
-
-
-def _clamp(v: int) -> int:
-    return _I64[0] + 1 if v <= _I64[0] else _I64[1] if v > _I64[1] else v
-
-
-class FastEngine:
+class FastEngine(KernelArrays):
     """Lab 02's matching engine on compiled kernels: ``backend`` is ``"numba"`` or
-    ``"cython"``. ``symbols``, ``pnl`` and ``fee_per_share_ticks`` as in
-    :class:`~labsupport.orderbook.engine.MatchingEngine`."""
+    ``"cython"``. ``symbols``, ``pnl``, ``listener`` and ``fee_per_share_ticks`` as in
+    :class:`~labsupport.orderbook.engine.MatchingEngine`; ``pool_capacity``, ``width`` and
+    ``max_width`` size the arrays (see :mod:`.layout`)."""
 
     def __init__(self, backend: str = "numba", symbols: Iterable[Symbol] | None = None, *,
-                 pnl: bool = True, fee_per_share_ticks: int = 0, pool_capacity: int = 1024,
+                 pnl: bool = True, listener: Listener | None = None,
+                 fee_per_share_ticks: int | Fraction = 0, pool_capacity: int = 1024,
                  width: int = INITIAL_WIDTH, max_width: int = MAX_WIDTH) -> None:
         self.backend_name = backend
-        self._backend = backends.load(backend)
-        self.meta = np.zeros(META_FIELDS, np.int64)
-        self.meta[M_WIDTH] = width
-        self.meta[M_MAXWIDTH] = max(max_width, width)
-        self.meta[M_FREE] = -1
-        self.pool = np.zeros((POOL_FIELDS, 0), np.int64)
-        self._grow_pool(max(pool_capacity, 1))
-        # A power of two (the probe masks the hash), at least twice the pool.
-        self.table = np.full((2, 1 << (2 * self.pool.shape[1] - 1).bit_length()), EMPTY_KEY,
-                             np.int64)
-        self.books = np.zeros((0, BOOK_FIELDS), np.int64)
-        self.levels = np.zeros((0, width, 4), np.int64)
-        self.trades_buf = np.zeros((1024, TRADE_FIELDS), np.int64)
-        self.rejects_buf = np.zeros((256, REJECT_FIELDS), np.int64)
+        super().__init__(backends.load(backend), pool_capacity=pool_capacity, width=width,
+                         max_width=max_width)
         self.ids, self.accounts = Interner(), Interner()
-        self._book_of: dict[Symbol, int] = {}
-        self._names: list[Symbol] = []
         self._trade_rows: list[np.ndarray] = []
         self._reject_rows: list[np.ndarray] = []
-        self.positions: PositionBook | None = PositionBook(fee_per_share_ticks) if pnl else None
-        self._kernel = None
+        self._fee = fee_per_share_ticks
+        fee_units = PositionBook(fee_per_share_ticks).fee_units  # Lab 02's validation
+        self.meta[M_FEE] = fee_units
+        self.meta[M_PNL] = pnl
+        self._positions: KernelPositions | PositionBook | None = \
+            KernelPositions(self, fee_units) if pnl else None
+        self._listener: Listener | None = None
+        self.listener = listener
         for s in symbols or ():
             b = self._book(s)
             self.books[b, B_RANK] = self.meta[M_NRANK]
             self.meta[M_NRANK] += 1
         self.meta[M_FIXED] = symbols is not None
-        self._bind()
 
-    # ------------------------------------------------------------------ arrays and growth
-    def _bind(self) -> None:
-        self._kernel = self._backend.bind(self.meta, self.pool, self.table, self.books,
-                                          self.levels, self.trades_buf, self.rejects_buf)
+    @property
+    def kernel(self):
+        """The compiled kernel (lean ``add``/``cancel``/``modify``/``step`` on ints)."""
+        return self._kernel
 
-    def _grow_pool(self, extra: int) -> None:
-        old = self.pool
-        cap = old.shape[1]
-        pool = np.zeros((POOL_FIELDS, cap + extra), np.int64)
-        pool[:, :cap] = old
-        nxt = np.arange(cap + 1, cap + extra + 1, dtype=np.int64)
-        nxt[-1] = self.meta[M_FREE]
-        pool[P_NEXT, cap:] = nxt
-        self.meta[M_FREE] = cap
-        self.pool = pool
+    def book_index(self, symbol: Symbol) -> int:
+        """The kernel's book index of ``symbol`` (for the lean entry point)."""
+        return self._book(symbol)
 
-    def _book(self, symbol: Symbol) -> int:
-        b = self._book_of.get(symbol)
-        if b is None:
-            b = self._book_of[symbol] = len(self._names)
-            self._names.append(symbol)
-            if b >= self.books.shape[0]:
-                n = max(4, 2 * self.books.shape[0])
-                books = np.zeros((n, BOOK_FIELDS), np.int64)
-                books[:, B_BASE] = -1
-                books[:, B_BID] = NO_BID
-                books[:, B_ASK] = NO_ASK
-                books[:, B_RANK] = -1
-                books[:b] = self.books
-                levels = self._new_levels(n, int(self.meta[M_WIDTH]))
-                levels[:b] = self.levels
-                self.books, self.levels = books, levels
-                if self._kernel is not None:
-                    self._bind()
-        return b
+    @property
+    def positions(self) -> KernelPositions | PositionBook | None:
+        """The positions (Lab 02's ``PositionBook`` API): the kernel's, or Lab 02's own once
+        the kernel's int64 PnL gave up; None with ``pnl=False``."""
+        self._drain()
+        return self._positions
 
-    @staticmethod
-    def _new_levels(n: int, width: int) -> np.ndarray:
-        levels = np.zeros((n, width, 4), np.int64)
-        levels[:, :, L_HEAD] = -1
-        levels[:, :, L_TAIL] = -1
-        return levels
+    # ------------------------------------------------------------------ listener and drain
+    @property
+    def listener(self) -> Listener | None:
+        return self._listener
 
-    def _grow(self, status: int) -> None:
-        """Do what the kernel asked for before it can apply the next event."""
-        if status == NEED_POOL:
-            self._grow_pool(self.pool.shape[1])
-        elif status == NEED_TABLE:
-            table = np.full((2, 2 * self.table.shape[1]), EMPTY_KEY, np.int64)
-            self._backend.rehash(self.table, table, self.pool)
-            self.table = table
-        elif status == NEED_TRADES:
-            self._drain()
-            need = int(self.meta[M_LIVE]) + 1
-            if self.trades_buf.shape[0] < need:
-                self.trades_buf = np.zeros((2 * need, TRADE_FIELDS), np.int64)
-        elif status == NEED_REJECTS:
-            self._drain()
-        elif status == NEED_WIDTH:
-            width = int(self.meta[M_WIDTH])
-            new = min(2 * width, int(self.meta[M_MAXWIDTH]))
-            levels = self._new_levels(self.levels.shape[0], new)
-            levels[:, :width] = self.levels
-            self.levels = levels
-            self.meta[M_WIDTH] = new
-        else:  # pragma: no cover - a kernel bug, not input
-            raise AssertionError(f"kernel status {status}")
-        self._bind()
+    @listener.setter
+    def listener(self, listener: Listener | None) -> None:
+        """Attach (or detach, with None) a listener; it hears events from now on."""
+        if listener is not None and listener.wants_l2:
+            raise backends.FastBookError(
+                "the compiled engines do not publish incremental L2 updates: use a listener "
+                "with wants_l2 = False, or Lab 02's MatchingEngine")
+        self._drain()
+        self._listener = listener
+        self.meta[M_REPORTS] = listener is not None
 
     def _drain(self) -> None:
-        """Move the kernel's trade and reject rows out of its buffers (and into the PnL)."""
-        n = int(self.meta[M_NTRADES])
-        if n:
-            rows = self.trades_buf[:n].copy()
-            self.meta[M_NTRADES] = 0
-            self._trade_rows.append(rows)
-            if self.positions is not None:
-                fill, names, acct = self.positions.fill, self._names, self.accounts.name
-                for _seq, b, price, qty, _a, _r, side, aa, ra in rows.tolist():
-                    fill(names[b], acct(aa), side, acct(ra), price, qty)
-        n = int(self.meta[M_NREJECTS])
-        if n:
-            self._reject_rows.append(self.rejects_buf[:n].copy())
-            self.meta[M_NREJECTS] = 0
+        """Move the kernel's trade, reject and journal rows out of its buffers; feed Lab 02's
+        PositionBook if the kernel's PnL gave up; call the listener."""
+        nt, nr, nj = (int(self.meta[i]) for i in (M_NTRADES, M_NREJECTS, M_NJOURNAL))
+        trades = self.trades_buf[:nt].copy()
+        rejects = self.rejects_buf[:nr].copy()
+        self.meta[M_NTRADES] = self.meta[M_NREJECTS] = self.meta[M_NJOURNAL] = 0
+        if nt:
+            self._trade_rows.append(trades)
+        if nr:
+            self._reject_rows.append(rejects)
+        if isinstance(self._positions, KernelPositions) and not self.meta[M_PNL]:
+            self._positions = replayed(self._fee, self._fills(self._trade_rows))
+        elif isinstance(self._positions, PositionBook) and nt:
+            fill = self._positions.fill
+            for f in self._fills([trades]):
+                fill(*f)
+        if nj and self._listener is not None:
+            publish(self._listener, self.journal[:nj], trades, rejects, self._names,
+                    self.ids.name, self.accounts.name, REASONS)
+
+    def _fills(self, chunks: list[np.ndarray]) -> Iterator[tuple]:
+        names, acct = self._names, self.accounts.name
+        for rows in chunks:
+            for _seq, b, price, qty, _a, _r, side, aa, ra in rows.tolist():
+                yield names[b], acct(aa), side, acct(ra), price, qty
 
     # ------------------------------------------------------------------ single events
     def _step(self, seq: int, b: int, action: int, key: int, side: int, otype: int,
               price: int, qty: int, acct: int) -> int:
-        while True:
-            try:
-                status, result = self._kernel.step(seq, b, action, key, side, otype, price,
-                                                   qty, acct)
-            except OverflowError:  # a field beyond int64: clamp it (it is rejected anyway)
-                seq, side, otype, price, qty = (_clamp(v) for v in (seq, side, otype, price, qty))
-                continue
-            if status == OK:
-                return result
-            self._grow(status)
+        try:
+            r = self._kernel.step(seq, b, action, key, side, otype, price, qty, acct)
+        except OverflowError:  # a field beyond int64: clamp it (it is rejected anyway)
+            r = self._kernel.step(*(clamp(v) for v in (seq, b, action, key, side, otype,
+                                                       price, qty, acct)))
+        if self._listener is not None:
+            self._drain()
+        return r
 
     def add(self, symbol: Symbol, order_id: OrderId, side: int, otype: int, price_ticks: int,
             qty: int, account: Account = 0, seq: int = 0) -> int:
@@ -287,7 +207,7 @@ class FastEngine:
                symbol: Symbol | None = None, seq: int = 0) -> int:
         """New price and/or remaining quantity; priority kept only on a same-price decrease."""
         b = NO_BOOK if symbol is None else self._book(symbol)
-        return self._step(seq, b, MODIFY, self.ids.key(order_id), 0, 0, price_ticks, qty, 0)
+        return self._step(seq, b, 2, self.ids.key(order_id), 0, 0, price_ticks, qty, 0)
 
     def process(self, event: OrderEvent) -> int:
         """Apply one :class:`OrderEvent` (returns as Lab 02's ``process``)."""
@@ -303,46 +223,17 @@ class FastEngine:
 
     # ------------------------------------------------------------------ batches
     def encode_rows(self, rows: Iterable[tuple]) -> np.ndarray:
-        """Rows ``(seq, symbol, action, order_id, side, type, price_ticks, qty, account)`` ->
-        the kernel's int64 event array (symbols, ids and accounts mapped)."""
-        book, key, acct = self._book, self.ids.key, self.accounts.key
-        out = [(seq, NO_BOOK if (sym is None and action != ADD) else book(sym), action,
-                key(oid), side, otype, price, qty, acct(account))
-               for seq, sym, action, oid, side, otype, price, qty, account in rows]
-        try:
-            return np.array(out, dtype=np.int64).reshape(-1, EVENT_FIELDS)
-        except OverflowError:
-            return np.array([[_clamp(v) for v in r] for r in out],
-                            dtype=np.int64).reshape(-1, EVENT_FIELDS)
+        """Rows of Python values -> the kernel's int64 event array (:mod:`.boundary`)."""
+        return encode_rows(self, rows)
 
     def encode_array(self, events: np.ndarray, symbols: tuple | None = None) -> np.ndarray:
-        """A :mod:`labsupport.marketdata` structured event array -> kernel rows, vectorised.
-        Ids and accounts are ints there, so they pass through as keys."""
-        index = np.unique(events["symbol"])
-        lut = np.zeros(int(index.max()) + 1 if len(index) else 1, np.int64)
-        for i in index.tolist():
-            lut[i] = self._book(symbols[i] if symbols is not None else i)
-        out = np.empty((len(events), EVENT_FIELDS), np.int64)
-        out[:, 0] = events["seq"]
-        out[:, 1] = lut[events["symbol"]]
-        for col, name in enumerate(("action", "order_id", "side", "type", "price_ticks",
-                                    "qty", "account"), 2):
-            out[:, col] = events[name]
-        if len(events) and int(events["order_id"].max()) >= _KEY_LIMIT:
-            big = out[:, 3] >= _KEY_LIMIT
-            out[big, 3] = [self.ids.key(int(v)) for v in events["order_id"][big].tolist()]
-        return out
+        """A :mod:`labsupport.marketdata` event array -> kernel rows, vectorised."""
+        return encode_array(self, events, symbols)
 
     def process_events(self, events: np.ndarray) -> int:
         """Apply kernel rows (see :meth:`encode_rows`): one call into compiled code per batch
-        (plus one per growth)."""
-        events = np.ascontiguousarray(events, dtype=np.int64)
-        i = 0
-        while True:
-            status, i = self._kernel.run(events, i)
-            if status == OK:
-                break
-            self._grow(status)
+        (plus one per growth for Numba)."""
+        self._kernel.run(np.ascontiguousarray(events, dtype=np.int64))
         self._drain()
         return len(events)
 
@@ -367,8 +258,7 @@ class FastEngine:
     def trades(self) -> list[Trade]:
         """Every trade so far, as Lab 02's :class:`Trade` records (ids as given)."""
         names, oid, acct = self._names, self.ids.name, self.accounts.name
-        return [Trade(seq, names[b], price, qty, oid(a), oid(r), side, acct(aa), acct(ra))
-                for seq, b, price, qty, a, r, side, aa, ra in self.trade_array().tolist()]
+        return [trade_of(row, names, oid, acct) for row in self.trade_array().tolist()]
 
     def rejects(self) -> list[Reject]:
         oid = self.ids.name
@@ -387,21 +277,23 @@ class FastEngine:
         return int(self.meta[M_LIVE])
 
     def is_live(self, order_id: OrderId) -> bool:
-        key = self.ids.key(order_id)
+        key = self.ids.find(order_id)
+        if key is None:
+            return False
         i = probe(self.table, key)
         return bool(self.table[0, i] == key and self.table[1, i] >= 0)
 
     def position(self, account: Account, symbol: Symbol) -> PositionView:
-        if self.positions is None:
+        positions = self.positions
+        if positions is None:
             raise ValueError("engine built with pnl=False")
-        self._drain()
-        return self.positions.view(account, symbol)
+        return positions.view(account, symbol)
 
     def pnl(self) -> Iterator[PositionView]:
-        if self.positions is None:
+        positions = self.positions
+        if positions is None:
             raise ValueError("engine built with pnl=False")
-        self._drain()
-        return self.positions.views()
+        return positions.views()
 
     # ------------------------------------------------------------------ views
     @property
@@ -432,12 +324,6 @@ class FastEngine:
     def l3(self, symbol: Symbol) -> list[L3Order]:
         v = self.book(symbol)
         return list(v.orders(BUY)) + list(v.orders(SELL))
-
-    def memory_bytes(self) -> dict[str, int]:
-        """Bytes held by each array (the pool and table grow; levels are per book x width)."""
-        return {"pool": self.pool.nbytes, "table": self.table.nbytes,
-                "levels": self.levels.nbytes, "books": self.books.nbytes,
-                "buffers": self.trades_buf.nbytes + self.rejects_buf.nbytes}
 
     def __repr__(self) -> str:
         return (f"FastEngine({self.backend_name!r}, books={len(self.symbols)}, "

@@ -33,7 +33,8 @@ The arrays (all ``int64``; ``-1`` means "none" for a link)
     *incrementally*: an add can only improve them, and when the best level empties the engine
     scans outwards to the next occupied offset, a short walk over adjacent memory on a real
     book), the number of bid and ask levels (so an emptied side needs no scan), the creation
-    rank (books are listed in the order Lab 02 creates them) and its trade count.
+    rank (books are listed in the order Lab 02 creates them), its trade count and its last
+    trade price (``B_MARK``, the mark of the PnL).
 ``table[2, capacity]``: order id -> pool slot, an open-addressing hash table with linear
     probing (keys in row 0, values in row 1, capacity a power of two, at most half full). An
     id is never reused (Lab 02's rule), so entries are never deleted: a filled or cancelled
@@ -45,6 +46,26 @@ The arrays (all ``int64``; ``-1`` means "none" for a link)
     there is room for the worst case (one trade per resting order); if not it stops and tells
     the owner, which drains or grows the buffers and resumes at the same event. The same
     protocol grows the pool, the table and the window: an event is never half applied.
+
+``positions[Q_*, slot]`` and ``ptable[3, capacity]``: PnL in the kernel, Lab 02's
+    :mod:`~labsupport.orderbook.pnl` rules (average cost, integer cost units of
+    ``COST_SCALE`` per tick-share, one rounding, halves away from zero) on int64. One slot per
+    (account, book), found through a second open-addressing table keyed by the pair (rows:
+    account key, book, slot). A slot is created when its account first sends an accepted
+    order to that book, *before* any fill, and a resting order keeps its slot in ``P_POS``: a
+    fill updates two positions with no probe at all, and an event creates at most one slot
+    (so "room for one more" before each event is enough). ``Q_TRADED`` marks the slots that
+    really traded: only those are listed, as Lab 02 lists only accounts that traded.
+    Overflow: Python's ints are unbounded, int64 is not. The kernel sums the notional of
+    every fill (``meta[M_NOTIONAL]``, which bounds every cash, cost, fee and realized amount)
+    and, before a fill would take it past ``PNL_LIMIT``, switches its PnL off
+    (``meta[M_PNL] = 0``); the owner then replays the whole trade log into Lab 02's own
+    ``PositionBook`` and keeps feeding it. Same numbers either way, exact by construction.
+``journal[k, J_*]``: with a listener attached (``meta[M_REPORTS]``), what Lab 02 publishes,
+    in its order: a ``J_TRADE`` row per fill (the trade itself is the next row of
+    ``trades``), the two fill execution reports after it, ``NEW``/``EXPIRED``/``CANCELED``/
+    ``REPLACED`` reports, and a ``J_REJECT`` row per reject (the next row of ``rejects``).
+    The owner turns the rows into Lab 02's report objects when it drains the buffers.
 
 The window and its limit
 ------------------------
@@ -67,22 +88,25 @@ orders, as in Lab 02, and integer flow is passed through with no per-event Pytho
 
 from __future__ import annotations
 
+from ..orderbook.pnl import COST_SCALE  # noqa: F401 (the kernels' cost unit, Lab 02's)
+
 # --- pool rows (struct of arrays) ---------------------------------------------------------
-P_QTY, P_PRICE, P_SIDE, P_BOOK, P_ACCT, P_KEY, P_NEXT, P_PREV, P_HPOS = range(9)
-POOL_FIELDS = 9
+P_QTY, P_PRICE, P_SIDE, P_BOOK, P_ACCT, P_KEY, P_NEXT, P_PREV, P_HPOS, P_POS = range(10)
+POOL_FIELDS = 10
 
 # --- level fields ---------------------------------------------------------------------------
 L_HEAD, L_TAIL, L_QTY, L_COUNT = range(4)
 LEVEL_FIELDS = 4
 
 # --- book fields ----------------------------------------------------------------------------
-B_BASE, B_BID, B_ASK, B_NBID, B_NASK, B_RANK, B_TRADES = range(7)
-BOOK_FIELDS = 7
+B_BASE, B_BID, B_ASK, B_NBID, B_NASK, B_RANK, B_TRADES, B_MARK = range(8)
+BOOK_FIELDS = 8
 
-# --- meta (engine-wide counters) ------------------------------------------------------------
+# --- meta (engine-wide counters and switches) ----------------------------------------------
 (M_FREE, M_LIVE, M_HCOUNT, M_NTRADES, M_NREJECTS, M_WIDTH, M_MAXWIDTH, M_FIXED, M_NRANK,
- M_REJECT_TOTAL, M_TRADE_TOTAL) = range(11)
-META_FIELDS = 11
+ M_REJECT_TOTAL, M_TRADE_TOTAL, M_PNL, M_FEE, M_NPOS, M_NOTIONAL, M_REPORTS, M_NJOURNAL,
+ M_RESULT) = range(18)
+META_FIELDS = 18
 
 # --- event, trade and reject rows -----------------------------------------------------------
 E_SEQ, E_BOOK, E_ACTION, E_KEY, E_SIDE, E_TYPE, E_PRICE, E_QTY, E_ACCT = range(9)
@@ -92,8 +116,18 @@ TRADE_FIELDS = 9
 R_SEQ, R_KEY, R_REASON = range(3)
 REJECT_FIELDS = 3
 
+# --- positions (struct of arrays) and the journal -------------------------------------------
+Q_POS, Q_COST, Q_REAL, Q_FEES, Q_CASH, Q_ACCT, Q_BOOK, Q_TRADED = range(8)
+POSITION_FIELDS = 8
+J_KIND, J_SEQ, J_BOOK, J_KEY, J_ACCT, J_STATUS, J_LAST_QTY, J_LAST_PRICE, J_LEAVES = range(9)
+JOURNAL_FIELDS = 9
+J_TRADE, J_EXEC, J_REJECT = range(3)
+"""Journal row kinds; an execution report's ``J_STATUS`` is Lab 02's ``Status`` value."""
+S_NEW, S_PARTIAL, S_FILLED, S_CANCELED, S_EXPIRED, S_REPLACED = range(6)
+
 # --- kernel status codes: 0 = done, otherwise what the owner must do before resuming --------
-OK, NEED_POOL, NEED_TABLE, NEED_TRADES, NEED_REJECTS, NEED_WIDTH = range(6)
+(OK, NEED_POOL, NEED_TABLE, NEED_TRADES, NEED_REJECTS, NEED_WIDTH, NEED_POSITIONS, NEED_PTABLE,
+ NEED_JOURNAL) = range(9)
 
 # --- sentinels and limits -----------------------------------------------------------------
 NO_BID = 0
@@ -104,6 +138,8 @@ INITIAL_WIDTH = 4096
 MAX_WIDTH = 1 << 16
 NO_BOOK = -1
 """``E_BOOK`` of a cancel or modify that names no symbol (no check)."""
+PNL_LIMIT = float(1 << 60)
+"""Cost units of fill notional up to which the kernels keep PnL in int64 (see above)."""
 
 # --- reject reason codes (index into REASONS) -------------------------------------------------
 (RC_DUPLICATE_ID, RC_UNKNOWN_ORDER, RC_NOT_LIVE, RC_FOK, RC_SIDE, RC_TYPE, RC_PRICE, RC_QTY,

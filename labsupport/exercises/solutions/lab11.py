@@ -27,3 +27,27 @@ def encode_ids(ids):
             k = keys[v] = -len(names)
         out.append(k)
     return np.array(out, dtype=np.int64), names
+
+
+COST_SCALE = 10_000
+
+
+def apply_fill(position, cost, realized, signed, price):
+    """11.3: Lab 02's average-cost rule on integers (one rounding, halves away from zero)."""
+    unit = price * COST_SCALE
+    if position == 0 or (position > 0) == (signed > 0):
+        return position + signed, cost + signed * unit, realized
+    qty, apos = abs(signed), abs(position)
+    closed = min(qty, apos)
+    if closed == apos:
+        removed = cost
+    else:
+        removed, rem = divmod(abs(cost) * closed, apos)
+        removed += 2 * rem >= apos
+        removed = -removed if cost < 0 else removed
+    realized += closed * unit - removed if position > 0 else -removed - closed * unit
+    rest = qty - closed
+    if rest:
+        rest = rest if signed > 0 else -rest
+        return rest, rest * unit, realized
+    return position + signed, cost - removed, realized

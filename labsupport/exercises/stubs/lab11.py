@@ -19,3 +19,17 @@ def encode_ids(ids):
     -1, -2, ... in order of first sight, the same key every time it comes back; the list holds
     the interned values in that order (key -k is names[k - 1]). 7 and "7" are two ids."""
     raise NotImplementedError("11.2: map each id to its key")
+
+
+COST_SCALE = 10_000  # cost units per (tick x share), Lab 02's
+
+
+def apply_fill(position, cost, realized, signed, price):
+    """11.3: one fill of ``signed`` shares (+ bought, - sold) at ``price`` ticks applied to an
+    average-cost position, everything in integer cost units (``COST_SCALE`` per tick-share).
+    Opening or adding grows ``cost`` by ``signed * price * COST_SCALE``. Reducing by ``c``
+    shares removes ``round(cost * c / |position|)`` (halves away from zero) from the basis and
+    realizes the proceeds minus what was removed; going through zero closes everything, then
+    opens the rest at the fill price. Return ``(position, cost, realized)``. This is what the
+    kernels do on every fill, in int64."""
+    raise NotImplementedError("11.3: apply the fill to (position, cost, realized)")
