@@ -34,9 +34,13 @@ def numpy_reasons(lines: list[bytes], rules: Rules | None = None) -> list[str | 
     return batch_reasons(lines, rules, method="numpy")
 
 
-BOTH = pytest.mark.parametrize("run", [reasons, batch_reasons, numpy_reasons],
-                               ids=["reference", "batch-loop", "batch-numpy"])
-METHODS = pytest.mark.parametrize("method", ["loop", "numpy"])
+def kernel_reasons(lines: list[bytes], rules: Rules | None = None) -> list[str | None]:
+    return batch_reasons(lines, rules, method="kernel")
+
+
+BOTH = pytest.mark.parametrize("run", [reasons, batch_reasons, numpy_reasons, kernel_reasons],
+                               ids=["reference", "batch-loop", "batch-numpy", "batch-kernel"])
+METHODS = pytest.mark.parametrize("method", ["loop", "numpy", "kernel"])
 T0 = 1_700_000_000_000_000_000
 
 

@@ -7,7 +7,8 @@ Modules, in the order a tick flows: ``source`` (the file as the stream's log, ch
 replay through Lab 09), ``wire`` (the message), ``transport`` (the interface and ZeroMQ),
 ``redis_transport``, ``rabbit_transport``, ``kafka_transport``, ``worker`` (a process with an
 asyncio loop), ``clean`` (the rules, per tick: the reference), ``vector`` (the same rules a batch
-at a time), ``sink`` (the tick store with high-water marks: exactly once), ``pipeline`` (the
+at a time), ``fastparse`` (a batch parsed in one compiled pass), ``kernel`` (the stateful rules
+compiled), ``sink`` (the tick store with high-water marks: exactly once), ``pipeline`` (the
 coordinator), ``brokers`` (starting a broker for a run), ``gen`` (seeded dirty tick files),
 ``duck`` (DuckDB as an alternative sink), ``__main__``, ``bench``, ``explore``.
 """

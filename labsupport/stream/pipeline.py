@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import zmq
 
-from . import wire
+from . import fastparse, wire
 from .clean import PARTITIONS, Rules
 from .sink import StreamSink
 from .source import ReplayFeed, TickSource
@@ -130,8 +130,7 @@ class Pipeline:
         if lines[-1] <= self.sink.hwm[c.partition]:
             return True  # committed by an earlier run
         sent = due_ns if due_ns is not None else time.perf_counter_ns()
-        payload = wire.encode(c.partition, c.prev_line, sent, lines,
-                              [self.source.raws[i] for i in c.idx.tolist()])
+        payload = wire.encode(c.partition, c.prev_line, sent, lines, self.source.body(k))
         if not self.producer.publish(c.partition, payload):
             return False
         self._published += c.size
@@ -144,8 +143,7 @@ class Pipeline:
             c = self.source.chunks[k]
             if c.partition in want and self.source.lines[c.idx[-1]] > self.sink.hwm[c.partition]:
                 payload = wire.encode(c.partition, c.prev_line, time.perf_counter_ns(),
-                                      self.source.lines[c.idx],
-                                      [self.source.raws[i] for i in c.idx.tolist()])
+                                      self.source.lines[c.idx], self.source.body(k))
                 while not self.producer.publish(c.partition, payload):
                     time.sleep(0.001)
                 self.result.resends += 1
@@ -201,6 +199,7 @@ class Pipeline:
         self.notices.bind("tcp://127.0.0.1:*")
         self.notices_addr = self.notices.getsockopt_string(zmq.LAST_ENDPOINT)
         self.producer = open_producer(self.spec)
+        fastparse.warm()  # forked workers inherit the compiled kernel
         feed = ReplayFeed(src, speed=self.speed) if self.paced else None
         released: list[tuple[int, int]] = []
         t0 = time.perf_counter()

@@ -97,7 +97,8 @@ class StreamSink:
         """Commit a group of deliveries durably in one WAL record: (accepted, rejected) added."""
         cols: dict[str, list[np.ndarray]] = {c: [] for c in ("ts_ns", "price", "size", "seq",
                                                               "line")}
-        syms: list[str] = []
+        names: dict[str, int] = {}  # symbol -> code in this write
+        codes: list[np.ndarray] = []
         rows = []
         marks: dict[int, int] = {}
         for d in deliveries:
@@ -108,7 +109,7 @@ class StreamSink:
             new = b.line > mark
             for name, arr in cols.items():
                 arr.append(getattr(b, name)[new])
-            syms.extend(s for s, k in zip(b.symbol, new.tolist()) if k)
+            codes.append(self._codes(b, names)[new])
             rows.extend(r for r in b.rejected if r.line > mark)
             marks[d.partition] = d.last_line
         if not marks:
@@ -127,10 +128,11 @@ class StreamSink:
         self.commits += 1
         parts = sorted(marks)
         k = len(parts)
-        n_acc = len(syms)
+        n_acc = int(sum(c.size for c in codes))
+        meta = names.setdefault(META, len(names))
         self.db.write(
             np.concatenate(cols["ts_ns"] + [np.full(k, self.commits, np.int64)]),
-            syms + [META] * k,
+            np.concatenate(codes + [np.full(k, meta, np.uint32)]), symbols=list(names),
             price=np.concatenate(cols["price"] + [np.zeros(k)]),
             size=np.concatenate(cols["size"] + [np.full(k, dl_len, np.int64)]),
             seq=np.concatenate(cols["seq"] + [np.array(parts, np.int64)]),
@@ -142,6 +144,14 @@ class StreamSink:
         self.accepted += n_acc
         self.rejected += len(rows)
         return n_acc, len(rows)
+
+    @staticmethod
+    def _codes(b: CleanBatch, names: dict[str, int]) -> np.ndarray:
+        """The batch's symbol of each accepted tick as a code into ``names`` (extended)."""
+        if b.codes is None:  # a batch built without codes: one lookup per tick
+            return np.array([names.setdefault(s, len(names)) for s in b.symbol], np.uint32)
+        remap = np.array([names.setdefault(s, len(names)) for s in b.names or []], np.uint32)
+        return remap[b.codes] if remap.size else np.zeros(0, np.uint32)
 
     def symbols(self) -> list[str]:
         return [s for s in self.db.symbols() if s != META]

@@ -22,8 +22,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..replay import Replayer, Sink
-from .clean import HEADER, PARTITIONS, partition_of
+from .clean import HEADER, PARTITIONS
 from .errors import SourceFormatError
+from .fastparse import partitions_of
 
 __all__ = ["TickSource", "Chunk", "ReplayFeed", "parse_source_arg"]
 
@@ -56,10 +57,10 @@ class TickSource:
                                     file=self.path, line=1)
         self.raws = raws[1:]
         self.lines = np.arange(2, len(raws) + 1, dtype=np.int64)
-        self.parts = np.fromiter((partition_of(r) for r in self.raws), dtype=np.int16,
-                                 count=len(self.raws))
+        self.parts = partitions_of(self.raws)
         self.batch = batch
         self.chunks = self._cut(batch)
+        self._bodies: dict[int, bytes] = {}
         self.last_line = np.zeros(PARTITIONS, dtype=np.int64)  # each partition's final line
         for p in range(PARTITIONS):
             hit = np.flatnonzero(self.parts == p)
@@ -80,6 +81,13 @@ class TickSource:
 
     def __len__(self) -> int:
         return len(self.raws)
+
+    def body(self, k: int) -> bytes:
+        """Chunk ``k``'s lines, ``b"\\n"``-joined, built once (a resend reuses it)."""
+        b = self._bodies.get(k)
+        if b is None:
+            b = self._bodies[k] = b"\n".join([self.raws[i] for i in self.chunks[k].idx.tolist()])
+        return b
 
     def due_ns(self) -> np.ndarray:
         """Each chunk's recorded time: the newest ts_ns up to its last line (malformed: 0)."""

@@ -38,10 +38,11 @@ class Message:
 
 
 def encode(partition: int, prev_line: int, sent_ns: int, lines: np.ndarray | list[int],
-           raws: list[bytes]) -> bytes:
+           raws: list[bytes] | bytes) -> bytes:
+    """The message; ``raws`` as the lines or already ``b"\\n"``-joined (a cached body)."""
     arr = np.asarray(lines, dtype="<i8")
-    return b"".join((_HEAD.pack(partition, arr.size, prev_line, sent_ns), arr.tobytes(),
-                     b"\n".join(raws)))
+    body = raws if isinstance(raws, bytes) else b"\n".join(raws)
+    return b"".join((_HEAD.pack(partition, arr.size, prev_line, sent_ns), arr.tobytes(), body))
 
 
 def decode(data: bytes) -> Message:
