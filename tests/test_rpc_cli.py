@@ -103,7 +103,10 @@ def test_explore_bytes_and_costs():
     costs = explore.serialization_costs(10, 10)
     assert list(costs.index) == ["json", "msgpack", "proto"]
     assert costs.loc["proto", "bytes"] < costs.loc["msgpack", "bytes"] < costs.loc["json", "bytes"]
-    assert explore.decode_many(100) == 100
+    assert explore.decode_many(100) == explore.decode_many(100, batch=False) == 100
+    sizes = explore.compression_sizes((1, 200))
+    assert sizes.loc[1, "gzip"] > sizes.loc[1, "plain"]  # a tiny message grows
+    assert sizes.loc[200, "deflate"] < sizes.loc[200, "plain"] // 2
 
 
 def test_explorer_builds_headless(capsys):
@@ -129,3 +132,27 @@ def test_bench_smoke_rows():
     assert all(row["calls_per_s"] > 0 and row["p99_us"] >= row["p50_us"] for row in unary)
     stream = [row for row in report.rows if row["section"] == "server stream 32 B"]
     assert [(row["name"], row["messages"]) for row in stream] == [("ours native", 3000)]
+
+
+def test_bench_targets_and_histograms(tmp_path, monkeypatch):
+    from labsupport.measure import BenchReport, LatencyRecorder
+    from labsupport.rpc import bench
+
+    report = BenchReport("rpc")
+    for name, p50, rate in (("ours native", 30.0, 60_000), ("grpcio sync, grpcio client", 100.0,
+                                                            10_000),
+                            ("ours gRPC wire, grpcio client", 90.0, 900),
+                            ("grpc.aio, grpcio client", 95.0, 1000)):
+        report.add(name, section="unary 32 B echo", p50_us=p50, calls_per_s=rate)
+    report.add("ours native", section="server stream 32 B", messages_per_s=600_000)
+    bench.add_targets(report)
+    targets = {r["name"]: (r["measured"], r["met"]) for r in report.rows
+               if r["section"] == "targets"}
+    assert targets == {"native p50 / grpcio sync p50": (0.3, "yes"),
+                       "native calls/s / grpcio sync calls/s": (6.0, "yes"),
+                       "our gRPC server calls/s / grpc.aio's (grpcio client)": (0.9, "MISSED"),
+                       "native server-stream messages/s": (600_000, "yes")}
+    monkeypatch.setenv("LAB_BUILD_DIR", str(tmp_path))
+    samples = {n: LatencyRecorder.from_array(n, [1000 + i for i in range(100)]) for n in "ab"}
+    out = bench.save_histograms(samples)
+    assert out.exists() and out.stat().st_size > 1000

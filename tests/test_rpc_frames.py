@@ -122,3 +122,84 @@ def test_data_frames_survive_any_chunking(items, step):
         dec.receive_data(wire[i:i + step])
         got += list(dec)
     assert got == [frames.Data(s, p, e) for s, p, e in items]
+
+
+def flat(events):
+    """``feed``'s events with each Messages run spelled out as the Data events it stands for."""
+    out = []
+    for ev in events:
+        if isinstance(ev, frames.Messages):
+            out += [frames.Data(ev.stream_id, p, False) for p in ev.payloads]
+        else:
+            out.append(ev)
+    return out
+
+
+def _events(feed_chunks, max_frame_size=64):
+    """(events, error) of feeding ``feed_chunks`` with ``feed`` and with ``next_event``."""
+    out = []
+    for batch in (True, False):
+        dec, got, err = frames.Decoder(max_frame_size=max_frame_size), [], None
+        try:
+            for chunk in feed_chunks:
+                if batch:
+                    got += dec.feed(chunk)
+                else:
+                    dec.receive_data(chunk)
+                    got += list(dec)
+        except FrameError as exc:
+            err = str(exc)
+        out.append((flat(got), err))
+    return out
+
+
+def test_feed_gives_the_table_at_every_split_point():
+    stream = b"".join(w for w, _ in ROUND_TRIPS)
+    expected = [e for _, e in ROUND_TRIPS]
+    for cut in range(len(stream) + 1):
+        dec = frames.Decoder()
+        assert flat(dec.feed(stream[:cut]) + dec.feed(stream[cut:])) == expected, cut
+
+
+def test_feed_skips_an_oversized_frame_and_decodes_the_next():
+    dec = frames.Decoder(max_frame_size=8)
+    wire = frames.data(3, b"x" * 20) + frames.data(5, b"ok", True)
+    assert dec.feed(wire[:15]) == [frames.Oversized(3, 20, 8)]
+    assert dec.feed(wire[15:]) == [frames.Data(5, b"ok", True)]
+
+
+def test_feed_groups_a_stream_s_messages():
+    wire = b"".join([frames.data(1, b"a"), frames.data(1, b"b"), frames.data(3, b"c"),
+                     frames.data(1, b"d", end_stream=True), frames.data(1, b"e")])
+    assert frames.Decoder().feed(wire) == [
+        frames.Messages(1, [b"a", b"b"]), frames.Messages(3, [b"c"]),
+        frames.Data(1, b"d", True), frames.Messages(1, [b"e"])]
+
+
+def test_compressed_flag_round_trips():
+    dec = frames.Decoder()
+    assert dec.feed(frames.data(1, b"z", compressed=True)) == [frames.Data(1, b"z", False, True)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from([w for w, _ in ROUND_TRIPS]) | st.binary(max_size=40),
+                max_size=8), st.lists(st.integers(0, 400), max_size=5))
+def test_feed_agrees_with_next_event_on_any_bytes_and_splits(parts, cuts):
+    blob = b"".join(parts)
+    points = sorted(c % (len(blob) + 1) for c in cuts)
+    chunks = [blob[a:b] for a, b in zip([0, *points], [*points, len(blob)])]
+    (batch, batch_err), (single, single_err) = _events(chunks)
+    assert batch_err == single_err
+    if batch_err is None:
+        assert batch == single
+
+
+def test_ok_end_and_plain_headers_take_the_short_path():
+    dec = frames.Decoder()
+    assert frames.end(3, Status()) == frames.HEADER.pack(5, 3, 3, 0) + b"\0" * 5
+    assert dec.feed(frames.end(3, Status()) + frames.headers(5, "/a/b", 2.0)) == [
+        frames.End(3, Status()), frames.Headers(5, "/a/b", 2.0, ())]
+    bad = bytearray(frames.headers(5, "/a/b"))
+    bad[12] = 0xFF  # not UTF-8 in the method
+    with pytest.raises(FrameError, match="UTF-8"):
+        dec.feed(bytes(bad))

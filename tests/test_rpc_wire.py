@@ -89,12 +89,12 @@ def test_message_prefix_and_reader_at_every_split():
         assert not reader.partial
 
 
-def test_reader_refuses_oversized_and_compressed():
+def test_reader_refuses_oversized_and_unannounced_compressed():
     with pytest.raises(MessageTooLarge):
         grpcwire.MessageReader(max_message=10).feed(b"\x00\x00\x00\x00\x0b")
-    with pytest.raises(RpcError) as info:
+    with pytest.raises(RpcError) as info:  # flag 1 on a stream without grpc-encoding
         grpcwire.MessageReader().feed(b"\x01\x00\x00\x00\x00")
-    assert info.value.code == StatusCode.UNIMPLEMENTED
+    assert info.value.code == StatusCode.INTERNAL
 
 
 @pytest.mark.parametrize("text,seconds", [("1S", 1.0), ("250m", 0.25), ("100u", 1e-4),

@@ -13,7 +13,14 @@ calls/s). Candidates:
 - ``JSON over HTTP/1.1``: Lab 01's server running :func:`.jsonhttp.asgi_echo`, and aiohttp
   (when installed), ``--callers`` keep-alive connections (one call in flight per connection);
 - ``ours native`` again for server streaming: one call, many 32-byte messages.
-Run it under the shared CPU lock: ``flock /tmp/lab-cpu.lock python -m labsupport.rpc.bench``.
+
+Every sequential latency sample is kept (``run(..., samples=d)`` fills ``d`` with one
+:class:`~labsupport.measure.LatencyRecorder` per candidate) for the histograms, which the
+command writes next to its JSON report; a ``targets`` section sets the measured ratios
+against the lab's targets (native p50 at most 0.35x grpcio sync's, at least 5x its calls/s,
+500 k streamed messages/s, our gRPC server at least 1.0x grpc.aio's calls/s) and says which
+are missed. Run it under the shared CPU lock: ``flock /tmp/lab-cpu.lock python -m
+labsupport.rpc.bench``.
 """
 
 from __future__ import annotations
@@ -29,7 +36,14 @@ from typing import Any
 import numpy as np
 
 from .. import cli
-from ..measure import BackgroundProcess, BenchReport, free_port, scaled
+from ..measure import (
+    BackgroundProcess,
+    BenchReport,
+    LatencyRecorder,
+    display_path,
+    free_port,
+    scaled,
+)
 from .errors import RpcError
 from .service import server_stream, service, unary
 from .threaded import run_forever, run_sync
@@ -108,10 +122,10 @@ _RawEcho.__rpc_methods__ = {k: type(v)(v.name, v.kind, _Bytes, _Bytes, v.idempot
                             for k, v in _RawEcho.__rpc_methods__.items()}
 
 
-def _summary(lat_ns: list[int]) -> dict[str, float]:
+def _summary(lat_ns: list[int]) -> dict[str, Any]:
     a = np.asarray(lat_ns) / 1000
     return {"p50_us": round(float(np.percentile(a, 50)), 1),
-            "p99_us": round(float(np.percentile(a, 99)), 1)}
+            "p99_us": round(float(np.percentile(a, 99)), 1), "_lat": lat_ns}
 
 
 def ours(port: int, transport: str, n: int, callers: int) -> dict[str, float]:
@@ -221,8 +235,39 @@ def _server(kind: str, port: int) -> BackgroundProcess:
     return BackgroundProcess(argv, port=port, cpu=SERVER_CPU, name=f"rpc-{kind}")
 
 
-def run(n: int, callers: int = 8, grpcio: bool = True, peers: bool = True) -> BenchReport:
-    """Every candidate in one run; ``grpcio``/``peers`` false leave out grpcio's and aiohttp's."""
+# (label, numerator row, denominator row, metric, target, at least (True) / at most (False))
+TARGETS = [
+    ("native p50 / grpcio sync p50", "ours native", "grpcio sync, grpcio client", "p50_us",
+     0.35, False),
+    ("native calls/s / grpcio sync calls/s", "ours native", "grpcio sync, grpcio client",
+     "calls_per_s", 5.0, True),
+    ("our gRPC server calls/s / grpc.aio's (grpcio client)", "ours gRPC wire, grpcio client",
+     "grpc.aio, grpcio client", "calls_per_s", 1.0, True),
+    ("native server-stream messages/s", "ours native stream", None, "messages_per_s",
+     500_000, True),
+]
+
+
+def add_targets(report: BenchReport) -> None:
+    """A ``targets`` section: each target's measured value and whether it is met."""
+    rows = {(r["name"], r.get("section")): r for r in report.rows}
+    by_name = {}
+    for (name, section), row in rows.items():
+        key = f"{name} stream" if section == "server stream 32 B" else name
+        by_name[key] = row
+    for label, num, den, metric, target, at_least in TARGETS:
+        if num not in by_name or (den is not None and den not in by_name):
+            continue
+        value = by_name[num][metric] / (by_name[den][metric] if den else 1)
+        met = value >= target if at_least else value <= target
+        report.add(label, section="targets", target=f"{'>=' if at_least else '<='} {target:g}",
+                   measured=round(value, 2), met="yes" if met else "MISSED")
+
+
+def run(n: int, callers: int = 8, grpcio: bool = True, peers: bool = True,
+        samples: dict[str, LatencyRecorder] | None = None) -> BenchReport:
+    """Every candidate in one run; ``grpcio``/``peers`` false leave out grpcio's and aiohttp's;
+    ``samples``, when given, receives each candidate's sequential latencies."""
     report = BenchReport("rpc")
     plan: list[tuple[str, str, Any]] = [
         ("ours native", "native", lambda p: ours(p, "native", n, callers)),
@@ -241,10 +286,28 @@ def run(n: int, callers: int = 8, grpcio: bool = True, peers: bool = True) -> Be
     for name, kind, measure in plan:
         port = free_port()
         with _server(kind, port):
-            report.add(name, section="unary 32 B echo", n=n, callers=callers, **measure(port))
+            metrics = measure(port)
+            lat = metrics.pop("_lat")
+            if samples is not None:
+                samples[name] = LatencyRecorder.from_array(name, lat)
+            report.add(name, section="unary 32 B echo", n=n, callers=callers, **metrics)
             if kind == "native":
                 report.add(name, section="server stream 32 B", **ours_stream(port, 100 * n))
+    add_targets(report)
     return report
+
+
+def save_histograms(samples: dict[str, LatencyRecorder]) -> Any:
+    """Overlaid latency histograms of every candidate, as a PNG next to the JSON report."""
+    import matplotlib
+    matplotlib.use("Agg")
+    from ..measure import build_dir
+    from ..measure.plots import plot_overlay
+    figure, _ = plot_overlay(list(samples.values()), title="unary 32 B echo, sequential")
+    out = build_dir() / "bench" / "rpc_latency.png"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(out, dpi=100, bbox_inches="tight")
+    return out
 
 
 def build_parser() -> cli.ArgumentParser:
@@ -270,9 +333,12 @@ def main(argv: list[str] | None = None) -> int:
         run_forever(_serve(args.serve, args.port))
         return 0
     n = args.calls or scaled(300, 5000, 20000)
-    report = run(n, args.callers, grpcio=not args.no_grpcio, peers=not args.no_peers)
+    samples: dict[str, LatencyRecorder] = {}
+    report = run(n, args.callers, grpcio=not args.no_grpcio, peers=not args.no_peers,
+                 samples=samples)
     report.print()
     report.write()
+    print(f"latency histograms: {display_path(save_histograms(samples))}")
     return 0
 
 

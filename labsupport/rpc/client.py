@@ -5,9 +5,15 @@ timeout=, metadata=)``) and grpc.aio's streaming call objects, plus gRPC's retry
 (exponential backoff with jitter, only for methods declared idempotent) and a small pool.
 
 Theory of operation. A transport connection opens streams; each stream has an inbox of
-events, ``("h", metadata)``, ``("m", payload)`` and one final ``("e", Status)``. A
-:class:`Call` reads that inbox under the call's deadline: when the deadline passes first it
-cancels the stream (the server's handler is cancelled too) and raises ``DEADLINE_EXCEEDED``. A
+events: a response message is its payload (``bytes``, so a burst of them is one
+``deque.extend``), the rest are pairs, ``("h", metadata)``, ``("z", compressed payload)`` and
+one final ``("e", Status)``. A
+:class:`Call` reads that inbox under the call's deadline: one timer per call
+(an entry in the channel's :class:`~.dispatch.Deadlines`, added the first time the call has to
+wait) ends it when the deadline passes
+first: it cancels the stream (the server's handler is cancelled too) and the call raises
+``DEADLINE_EXCEEDED``. A message already in the inbox is taken without any wait or timer,
+which is what makes a fast stream cheap to read. A
 lost connection ends every open stream with ``UNAVAILABLE``; the channel reconnects on the next
 call, and a unary call to an idempotent method is retried up to the policy's attempts.
 """
@@ -20,7 +26,8 @@ from collections.abc import AsyncIterable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from .dispatch import Inbox, serializer_for
+from .compression import Codec, codec_for
+from .dispatch import Deadlines, Inbox, serializer_for
 from .errors import Metadata, RpcError, Status, StatusCode
 from .service import Kind, specs_of
 
@@ -41,7 +48,8 @@ class Connection(Protocol):
     closed: bool
 
     def open_stream(self, path: str, timeout_s: float | None, metadata: Metadata,
-                    serializer: str) -> ClientStream: ...
+                    serializer: str, compression: Codec | None = None,
+                    accept_compression: bool = False) -> ClientStream: ...
 
     async def close(self) -> None: ...
 
@@ -50,33 +58,54 @@ class Call:
     """One call in flight: read responses, write requests, see metadata and status, cancel."""
 
     def __init__(self, stream: ClientStream, serializer: str, response_type: Any,
-                 deadline: float | None) -> None:
+                 deadline: float | None, deadlines: Deadlines | None = None) -> None:
         self.stream = stream
         self.ser = serializer_for(serializer)
         self.response_type = response_type
         self.deadline = deadline
         self.status: Status | None = None
         self._initial: Metadata | None = None
+        self._loop = asyncio.get_running_loop()
+        self._timer: list[Any] | None = None
+        self._deadlines = deadlines
+
+    def _expire(self) -> None:
+        """The deadline passed: end the call (the reader, if waiting, wakes to the status)."""
+        self._timer = None
+        if self.status is None:
+            self.stream.cancel()
+            self.status = Status(StatusCode.DEADLINE_EXCEEDED, "deadline exceeded")
+            self.stream.inbox.put(("e", self.status))
+
+    def _ended(self, status: Status) -> None:
+        self.status = status
+        if self._initial is None:
+            self._initial = ()
+        if self._timer is not None:
+            self._deadlines.cancel(self._timer)  # type: ignore[union-attr]
+            self._timer = None
 
     async def _event(self) -> tuple[str, Any]:
         if self.status is not None:
             return "e", self.status
         inbox = self.stream.inbox
-        try:
-            if inbox.items and (self.deadline is None
-                                or self.deadline > asyncio.get_running_loop().time()):
-                kind, value = await inbox.get()  # already there: no timer to arm
-            else:
-                async with asyncio.timeout_at(self.deadline):
-                    kind, value = await inbox.get()
-        except TimeoutError:
-            self.stream.cancel()
-            self.status = Status(StatusCode.DEADLINE_EXCEEDED, "deadline exceeded")
+        if not inbox.items:
+            if self.deadline is not None and self._timer is None:
+                if self._deadlines is None:
+                    self._deadlines = Deadlines(self._loop)
+                self._timer = self._deadlines.add(self.deadline, self._expire)
+            await inbox.wait()
+            if self.status is not None:  # the deadline passed while we waited
+                return "e", self.status
+        elif self.deadline is not None and self._loop.time() >= self.deadline:
+            self._expire()
             return "e", self.status
+        item = inbox.take()
+        if item.__class__ is bytes:
+            return "m", item
+        kind, value = item
         if kind == "e":
-            self.status = value
-            if self._initial is None:
-                self._initial = ()
+            self._ended(value)
         elif kind == "h":
             self._initial = value
         return kind, value
@@ -85,7 +114,7 @@ class Call:
         while self._initial is None:
             kind, value = await self._event()
             if kind == "m":  # a message before headers: the transport sent none
-                self.stream.inbox.items.appendleft((kind, value))
+                self.stream.inbox.items.appendleft(value)
                 self._initial = ()
         return self._initial
 
@@ -115,12 +144,21 @@ class Call:
     def cancel(self) -> None:
         if self.status is None:
             self.stream.cancel()
-            self.status = Status(StatusCode.CANCELLED, "cancelled by the client")
+            self._ended(Status(StatusCode.CANCELLED, "cancelled by the client"))
 
     def __aiter__(self) -> Call:
         return self
 
     async def __anext__(self) -> Any:
+        inbox = self.stream.inbox
+        items = inbox.items
+        if items and self.status is None and items[0].__class__ is bytes and (
+                self.deadline is None or self._loop.time() < self.deadline):  # no wait, no timer
+            payload = items.popleft()  # Inbox.take, inlined: this runs once per message
+            inbox.consumed += len(payload) + 10
+            if inbox.consumed >= inbox.credit_at:
+                inbox.credit()
+            return self.ser.decode(payload, self.response_type)
         item = await self.read()
         if item is EOF:
             raise StopAsyncIteration
@@ -158,25 +196,34 @@ async def _connect(transport: str, host: str, port: int, max_frame_size: int | N
 
 
 class Channel:
-    """Calls to one server over a pool of connections (opened lazily, reopened when lost)."""
+    """Calls to one server over a pool of connections (opened lazily, reopened when lost).
+
+    ``compression`` (``gzip``, ``deflate``; None: none) compresses every request message and
+    lets the server compress its responses; on the gRPC transport the server may compress its
+    responses whatever this says (a gRPC client always lists what it can read).
+    """
 
     def __init__(self, host: str, port: int, *, transport: str = "native",
                  serializer: str = "msgpack", pool_size: int = 1,
                  retry: RetryPolicy | None = None, max_frame_size: int | None = None,
                  rng: random.Random | None = None, keepalive_s: float | None = None,
-                 keepalive_timeout_s: float = 5.0) -> None:
+                 keepalive_timeout_s: float = 5.0, compression: str | None = None) -> None:
         self.host, self.port, self.transport = host, port, transport
+        self.compression = codec_for(compression)
         self.serializer = serializer
         self.retry = retry or RetryPolicy()
         self.max_frame_size = max_frame_size
         self.rng = rng or random.Random(0)
         self.keepalive = (keepalive_s, keepalive_timeout_s)
         self._pool: list[Any] = [None] * max(1, pool_size)
+        self._deadlines: Deadlines | None = None  # of this channel's calls
         self._next = 0
         self.attempts = 0  # unary attempts made, counting retries
 
-    async def connection(self) -> Connection:
-        i = self._next = (self._next + 1) % len(self._pool)
+    async def connection(self, i: int | None = None) -> Connection:
+        """Connection ``i`` of the pool (the next one by default), opened if needed."""
+        if i is None:
+            i = self._next = (self._next + 1) % len(self._pool)
         conn = self._pool[i]
         if conn is None or conn.closed:
             conn = self._pool[i] = await _connect(self.transport, self.host, self.port,
@@ -186,24 +233,37 @@ class Channel:
         return conn
 
     async def open(self, path: str, *, timeout: float | None = None, metadata: Metadata = (),
-                   response_type: Any = None, serializer: str | None = None) -> Call:
-        """Open a call of any kind; the :class:`Call` reads and writes it."""
+                   response_type: Any = None, serializer: str | None = None,
+                   compression: str | None = None) -> Call:
+        """Open a call of any kind; the :class:`Call` reads and writes it. ``compression``
+        overrides the channel's for this call (``identity``: none)."""
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
-        conn = await self.connection()
+        i = self._next = (self._next + 1) % len(self._pool)
+        conn = self._pool[i]
+        if conn is None or conn.closed:
+            conn = await self.connection(i)
         ser = serializer or self.serializer
-        return Call(conn.open_stream(path, timeout, tuple(metadata), ser), ser, response_type,
-                    deadline)
+        codec = self.compression if compression is None else codec_for(compression)
+        if codec is None and self.compression is None:  # the common case: plain calls
+            stream = conn.open_stream(path, timeout, tuple(metadata), ser)
+        else:
+            stream = conn.open_stream(path, timeout, tuple(metadata), ser, codec, True)
+        if self._deadlines is None or self._deadlines.loop is not loop:
+            self._deadlines = Deadlines(loop)
+        return Call(stream, ser, response_type, deadline, self._deadlines)
 
     async def unary(self, path: str, request: Any, *, timeout: float | None = None,
                     metadata: Metadata = (), response_type: Any = None,
-                    serializer: str | None = None, idempotent: bool = False) -> Any:
+                    serializer: str | None = None, idempotent: bool = False,
+                    compression: str | None = None) -> Any:
         attempt = 0
         while True:
             self.attempts += 1
             try:
                 call = await self.open(path, timeout=timeout, metadata=metadata,
-                                       response_type=response_type, serializer=serializer)
+                                       response_type=response_type, serializer=serializer,
+                                       compression=compression)
                 await call.stream.send(call.ser.encode(request), end=True)
                 response = await call.read()
                 if response is EOF:
@@ -251,6 +311,9 @@ class Channel:
             if conn is not None:
                 await conn.close()
         self._pool = [None] * len(self._pool)
+        if self._deadlines is not None:
+            self._deadlines.close()
+            self._deadlines = None
 
     async def __aenter__(self) -> Channel:
         return self

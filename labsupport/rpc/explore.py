@@ -1,5 +1,5 @@
-"""What the notebook shows, as functions: the bytes of one call, codec costs, multiplexing,
-calls under network faults, and an ipywidgets explorer of serialization costs.
+"""What the notebook shows, as functions: the bytes of one call, codec and compression costs,
+multiplexing, calls under network faults, and an ipywidgets explorer of serialization costs.
 
 Each function returns data (bytes, a DataFrame, a dict) that a cell displays; the widget calls
 :func:`serialization_costs` with the sliders' values, so no logic lives in the notebook.
@@ -89,6 +89,26 @@ def serialization_costs(n_items: int = 10, repeats: int = 2000) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("codec")
 
 
+def market_snapshot(levels: int = 20) -> dict[str, Any]:
+    """A book snapshot as a market-data stream sends one: repetitive, so it compresses well."""
+    return {"symbol": "ACME", "seq": 1, "bids": [[100.0 - i / 100, 100 * (i + 1)]
+                                                  for i in range(levels)],
+            "asks": [[100.01 + i / 100, 100 * (i + 1)] for i in range(levels)]}
+
+
+def compression_sizes(levels: tuple[int, ...] = (1, 20, 200)) -> pd.DataFrame:
+    """Bytes on the wire of one msgpack book snapshot, plain, gzip and deflate (a small
+    message grows: compression pays only past a few hundred bytes)."""
+    from .compression import CODECS
+    ser = get_serializer("msgpack")
+    rows = []
+    for n in levels:
+        blob = ser.encode(market_snapshot(n))
+        rows.append({"levels": n, "plain": len(blob),
+                     **{name: len(codec.compress(blob)) for name, codec in CODECS.items()}})
+    return pd.DataFrame(rows).set_index("levels")
+
+
 def multiplexing(calls: int = 200, transport: str = "native") -> dict[str, float]:
     """``calls`` unary calls, one after another, then all at once on one connection: seconds."""
     from .client import Channel
@@ -159,13 +179,18 @@ def explorer() -> Any:
     return ui
 
 
-def decode_many(n: int = 10_000, payload: int = 32) -> int:
-    """Decode ``n`` DATA frames fed in 64 KiB chunks: the decoder's hot loop, for profiling."""
+def decode_many(n: int = 10_000, payload: int = 32, batch: bool = True) -> int:
+    """Decode ``n`` DATA frames fed in 64 KiB chunks, with ``feed`` (what the transports call)
+    or one ``next_event`` per frame: the decoder's hot loop, for profiling."""
     blob = frames.data(1, b"x" * payload) * n
     dec = frames.Decoder()
     count = 0
     for i in range(0, len(blob), 65536):
-        dec.receive_data(blob[i:i + 65536])
-        for _ in dec:
-            count += 1
+        if batch:
+            for ev in dec.feed(blob[i:i + 65536]):
+                count += len(ev.payloads) if isinstance(ev, frames.Messages) else 1
+        else:
+            dec.receive_data(blob[i:i + 65536])
+            for _ in dec:
+                count += 1
     return count

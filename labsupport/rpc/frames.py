@@ -8,15 +8,19 @@ frame is a fixed 10-byte header and a payload::
     +----------------+----------------+--------+--------+------------------+
 
 Types: HEADERS opens a call (method, timeout, metadata) or carries the server's initial
-metadata; DATA is one serialized message (flag END_STREAM half-closes after it); END closes a
-stream (from the server with the status and trailers, from the client empty: half-close);
-CANCEL is the client giving up (HTTP/2's RST_STREAM); ERROR on stream 0 is the connection's last
-word (HTTP/2's GOAWAY); PING (flag ACK on the answer) keeps the connection alive and measures
-round trips; WINDOW grants a stream more message credits (flow control).
+metadata; DATA is one serialized message (flag END_STREAM half-closes after it, flag
+COMPRESSED says it is compressed with the encoding the stream's ``grpc-encoding`` metadata
+names, as gRPC's compressed-flag byte does); END closes a stream (from the server with the
+status and trailers, from the client empty: half-close); CANCEL is the client giving up
+(HTTP/2's RST_STREAM); ERROR on stream 0 is the connection's last word (HTTP/2's GOAWAY); PING
+(flag ACK on the answer) keeps the connection alive and measures round trips; WINDOW grants a
+stream more bytes of credit (flow control).
 
 Theory of operation. :class:`Decoder` is fed whatever bytes arrived (``receive_data``) and
 hands back one event per ``next_event()`` call, or :data:`NEED_DATA` when the buffer holds no
-complete frame. It never does I/O and never blocks, so the asyncio transport, a test or a
+complete frame; ``feed(chunk)`` does both at once and is what the transports call: a run of
+DATA frames (a stream's messages) is cut out of the chunk in one tight loop, with no per-frame
+buffer edits, and handed over as one :class:`Messages` event (a list of payloads). It never does I/O and never blocks, so the asyncio transport, a test or a
 notebook cell drive it the same way. A frame longer than ``max_frame_size`` is not buffered:
 its payload is skipped as it arrives and one :class:`Oversized` event names its stream, so the
 transport fails that call with ``RESOURCE_EXHAUSTED`` and the connection carries on. Anything
@@ -37,6 +41,10 @@ HEADER = struct.Struct("!IIBB")
 HEADER_SIZE: Final = HEADER.size  # 10
 DEFAULT_MAX_FRAME: Final = 4 * 1024 * 1024  # gRPC's default max receive message size
 END_STREAM: Final = 0x1  # DATA: the sender sends no more messages on this stream
+COMPRESSED: Final = 0x2  # DATA: the payload is compressed with the stream's encoding
+# the metadata keys naming a stream's compression (gRPC's own header names, same meaning)
+ENCODING_KEY: Final = "grpc-encoding"
+ACCEPT_ENCODING_KEY: Final = "grpc-accept-encoding"
 ACK: Final = 0x1  # PING: this is the answer
 _U16, _U32, _U64 = struct.Struct("!H"), struct.Struct("!I"), struct.Struct("!Q")
 
@@ -51,7 +59,7 @@ class FrameType(enum.IntEnum):
     WINDOW = 7
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Headers:
     stream_id: int
     method: str  # "" on the server's initial metadata
@@ -59,50 +67,59 @@ class Headers:
     metadata: Metadata
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Data:
     stream_id: int
     payload: bytes
     end_stream: bool
+    compressed: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
+class Messages:
+    """What :meth:`Decoder.feed` makes of consecutive flag-less DATA frames on one stream: their
+    payloads in order (one event and one list for a burst of stream messages)."""
+    stream_id: int
+    payloads: list[bytes]
+
+
+@dataclass(slots=True)
 class End:
     stream_id: int
     status: Status | None  # None: the client's half-close
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Cancel:
     stream_id: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ConnectionError_:
     code: StatusCode
     message: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Ping:
     payload: bytes
     ack: bool
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Window:
     stream_id: int
     increment: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Oversized:
     stream_id: int
     size: int
     limit: int
 
 
-Event = Headers | Data | End | Cancel | ConnectionError_ | Ping | Window | Oversized
+Event = Headers | Data | Messages | End | Cancel | ConnectionError_ | Ping | Window | Oversized
 
 
 class _NeedData:
@@ -138,17 +155,26 @@ def encode_metadata(metadata: Metadata) -> bytes:
 def headers(stream_id: int, method: str, timeout_s: float | None = None,
             metadata: Metadata = ()) -> bytes:
     timeout_us = 0 if timeout_s is None else max(1, round(timeout_s * 1e6))
-    return _frame(FrameType.HEADERS, stream_id,
-                  _text(method) + _U64.pack(timeout_us) + encode_metadata(metadata))
+    body = _text(method) + _U64.pack(timeout_us) + (encode_metadata(metadata) if metadata
+                                                    else b"\0\0")
+    return HEADER.pack(len(body), stream_id, 1, 0) + body
 
 
-def data(stream_id: int, payload: bytes, end_stream: bool = False) -> bytes:
-    return HEADER.pack(len(payload), stream_id, 2, END_STREAM if end_stream else 0) + payload
+def data(stream_id: int, payload: bytes, end_stream: bool = False,
+         compressed: bool = False) -> bytes:
+    flags = (END_STREAM if end_stream else 0) | (COMPRESSED if compressed else 0)
+    return HEADER.pack(len(payload), stream_id, 2, flags) + payload
+
+
+_OK_END = b"\0" * 5  # code 0, empty message, no trailers
+OK: Final = Status()
 
 
 def end(stream_id: int, status: Status | None = None) -> bytes:
     if status is None:
         return _frame(FrameType.END, stream_id)
+    if status.code == 0 and not status.message and not status.trailers:
+        return HEADER.pack(5, stream_id, 3, 0) + _OK_END
     body = bytes([int(status.code)]) + _text(status.message) + encode_metadata(status.trailers)
     return _frame(FrameType.END, stream_id, body)
 
@@ -248,6 +274,57 @@ class Decoder:
             chunk = chunk[dropped:]
         self._buf += chunk
 
+    def feed(self, chunk: bytes) -> list[Event]:
+        """``receive_data(chunk)`` and every complete event: runs of DATA frames are sliced out
+        of one immutable copy of the buffer, the buffer is trimmed once at the end of a run;
+        consecutive flag-less DATA frames of one stream come as one :class:`Messages`."""
+        out: list[Event] = []
+        if self._skip or self._buf:
+            self.receive_data(chunk)
+            if self._skip:
+                return out
+            data = bytes(self._buf)
+        else:
+            data = chunk if type(chunk) is bytes else bytes(chunk)
+        unpack, limit, size = HEADER.unpack_from, self.max_frame_size, HEADER_SIZE
+        append = out.append
+        run: list[bytes] | None = None  # the payloads of the current Messages event
+        run_id = 0
+        while True:
+            pos, n = 0, len(data)
+            while n - pos >= size:
+                length, stream_id, ftype, flags = unpack(data, pos)
+                end_at = pos + size + length
+                if length > limit or end_at > n:
+                    break
+                if ftype == 2 and stream_id and not flags:
+                    if stream_id == run_id:
+                        run.append(data[pos + size:end_at])  # type: ignore[union-attr]
+                    else:
+                        run, run_id = [data[pos + size:end_at]], stream_id
+                        append(Messages(stream_id, run))
+                    pos = end_at
+                    continue
+                run_id = 0
+                if ftype == 2 and stream_id:
+                    append(Data(stream_id, data[pos + size:end_at], flags & 1 == 1, flags & 2 == 2))
+                elif ftype in _DECODERS and ftype != 2 and (stream_id == 0) == (ftype in (5, 6)):
+                    append(_DECODERS[ftype](stream_id, flags, _Reader(
+                        data[pos + size:end_at], self.offset + pos + size)))
+                else:  # next_event names the error
+                    break
+                pos = end_at
+            self.offset += pos
+            self._buf = bytearray(data[pos:] if pos else data)
+            event = self.next_event()  # an oversized or malformed frame, or NEED_DATA
+            if event is NEED_DATA:
+                return out
+            append(event)
+            run_id = 0
+            if self._skip:
+                return out
+            data = bytes(self._buf)
+
     def __iter__(self):
         """Every complete event buffered so far."""
         while (event := self.next_event()) is not NEED_DATA:
@@ -267,7 +344,7 @@ class Decoder:
             payload = bytes(buf[HEADER_SIZE:end_at])
             del buf[:end_at]
             self.offset += end_at
-            return Data(stream_id, payload, bool(flags & END_STREAM))
+            return Data(stream_id, payload, bool(flags & END_STREAM), bool(flags & COMPRESSED))
         if ftype not in _DECODERS:
             raise FrameError(f"unknown frame type {ftype}", self.offset + 8)
         if length > self.max_frame_size:
@@ -290,6 +367,14 @@ class Decoder:
 
 
 def _headers(stream_id: int, flags: int, r: _Reader) -> Headers:
+    buf = r.buf
+    if len(buf) >= 12 and buf[-2:] == b"\0\0" and _U16.unpack_from(buf)[0] + 12 == len(buf):
+        try:  # the common call: a path, a timeout, no metadata
+            method = buf[2:-10].decode()
+        except UnicodeDecodeError:
+            raise FrameError("text field is not UTF-8", r.base) from None
+        timeout_us = _U64.unpack_from(buf, len(buf) - 10)[0]
+        return Headers(stream_id, method, timeout_us / 1e6 if timeout_us else None, ())
     method = r.text()
     timeout_us = r.u64()
     metadata = r.metadata()
@@ -300,6 +385,8 @@ def _headers(stream_id: int, flags: int, r: _Reader) -> Headers:
 def _end(stream_id: int, flags: int, r: _Reader) -> End:
     if not r.buf:
         return End(stream_id, None)
+    if r.buf == _OK_END:
+        return End(stream_id, OK)
     code = StatusCode.of(r.u8())
     message = r.text()
     trailers = r.metadata()

@@ -9,7 +9,7 @@ with CANCEL.
 
 Theory of operation. ``h2`` events become the stream inbox events of :mod:`.client`:
 ResponseReceived is ``("h", metadata)`` (or the end, for trailers-only), each complete message
-is ``("m", payload)``, TrailersReceived is ``("e", status)``; a reset stream ends ``CANCELLED``
+is its payload (``bytes``), TrailersReceived is ``("e", status)``; a reset stream ends ``CANCELLED``
 (or the mapped HTTP/2 error), a lost connection ends every stream ``UNAVAILABLE``.
 """
 
@@ -25,6 +25,7 @@ import h2.events
 import h2.exceptions
 
 from . import grpcwire
+from .compression import ACCEPT, Codec, request_codec
 from .dispatch import Inbox
 from .errors import Metadata, RpcError, Status, StatusCode
 from .h2base import H2Protocol
@@ -33,18 +34,20 @@ _SUBTYPE = {"proto": "", "msgpack": "+msgpack", "json": "+json"}
 
 
 class _Stream:
-    __slots__ = ("conn", "sid", "inbox", "reader", "done")
+    __slots__ = ("conn", "sid", "inbox", "reader", "done", "codec")
 
-    def __init__(self, conn: GrpcClientConnection, sid: int, max_message: int) -> None:
+    def __init__(self, conn: GrpcClientConnection, sid: int, max_message: int,
+                 codec: Codec | None = None) -> None:
         self.conn, self.sid = conn, sid
         self.inbox = _AckInbox(self)
         self.reader = grpcwire.MessageReader(max_message)
         self.done = False
+        self.codec = codec  # our requests' grpc-encoding
 
     async def send(self, payload: bytes, end: bool = False) -> None:
         if self.done:
             raise RpcError(StatusCode.CANCELLED, "the call has ended")
-        await self.conn.send_data(self.sid, grpcwire.prefix(payload), end=end)
+        await self.conn.send_data(self.sid, grpcwire.prefix(payload, self.codec), end=end)
 
     def end(self) -> None:
         if not self.done:
@@ -76,12 +79,16 @@ class _AckInbox(Inbox):
     __slots__ = ("stream",)
 
     def __init__(self, stream: _Stream) -> None:
-        super().__init__()
+        super().__init__(0)  # credit() on every message: h2base decides from the backlog
         self.stream = stream
 
-    async def get(self) -> Any:
-        item = await super().get()
+    def credit(self) -> None:
+        self.consumed = 0
         self.stream.conn.consumed(self.stream.sid, len(self.items))
+
+    def take(self) -> Any:
+        item = self.items.popleft()
+        self.credit()
         return item
 
 
@@ -124,18 +131,23 @@ class GrpcClientConnection(H2Protocol):
         self._keepalive = asyncio.get_running_loop().create_task(pinger())
 
     def open_stream(self, path: str, timeout_s: float | None, metadata: Metadata,
-                    serializer: str) -> _Stream:
+                    serializer: str, compression: Codec | None = None,
+                    accept_compression: bool = True) -> _Stream:
+        """``compression``: our requests' encoding; we always accept compressed responses."""
         if self.closed:
             raise RpcError(StatusCode.UNAVAILABLE, "connection closed")
         sid = self.h2.get_next_available_stream_id()
         headers = [(":method", "POST"), (":scheme", "http"), (":path", path),
                    (":authority", self.authority), ("te", "trailers"),
-                   ("content-type", f"application/grpc{_SUBTYPE[serializer]}")]
+                   ("content-type", f"application/grpc{_SUBTYPE[serializer]}"),
+                   ("grpc-accept-encoding", ACCEPT)]
+        if compression is not None:
+            headers.append(("grpc-encoding", compression.name))
         if timeout_s is not None:
             headers.append(("grpc-timeout", grpcwire.encode_timeout(timeout_s)))
         headers += grpcwire.metadata_to_headers(metadata)
         self.h2.send_headers(sid, headers)
-        stream = self.streams[sid] = _Stream(self, sid, self.max_message)
+        stream = self.streams[sid] = _Stream(self, sid, self.max_message, compression)
         return stream  # the HEADERS go out with the first message (flushed by send_data)
 
     def data_received(self, data: bytes) -> None:
@@ -160,7 +172,7 @@ class GrpcClientConnection(H2Protocol):
                 return
             try:
                 for payload in stream.reader.feed(event.data):
-                    stream.inbox.put(("m", payload))
+                    stream.inbox.put(payload)
             except RpcError as exc:
                 stream.cancel()
                 stream.done = False
@@ -176,8 +188,15 @@ class GrpcClientConnection(H2Protocol):
             status = grpcwire.status_from_headers(event.headers)
             if status is not None:  # trailers-only
                 stream.fail(status)
-            else:
-                stream.inbox.put(("h", grpcwire.headers_to_metadata(event.headers)))
+                return
+            try:
+                stream.reader.codec = request_codec(fields.get("grpc-encoding"))
+            except RpcError as exc:
+                stream.cancel()
+                stream.done = False
+                stream.fail(Status(StatusCode.INTERNAL, exc.message))
+                return
+            stream.inbox.put(("h", grpcwire.headers_to_metadata(event.headers)))
         elif isinstance(event, h2.events.TrailersReceived) and stream is not None:
             status = grpcwire.status_from_headers(event.headers) or Status(
                 StatusCode.INTERNAL, "trailers without grpc-status")

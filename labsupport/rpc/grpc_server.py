@@ -23,6 +23,7 @@ import h2.events
 import h2.exceptions
 
 from . import grpcwire
+from .compression import ACCEPT, accepted, codec_for, request_codec
 from .dispatch import CallContext, Inbox, Listener, serve_call
 from .errors import MessageTooLarge, Metadata, RpcError, Status, StatusCode
 from .h2base import H2Protocol
@@ -32,11 +33,11 @@ _SUBTYPE = {"proto": "", "msgpack": "+msgpack", "json": "+json"}
 
 
 class _Stream:
-    __slots__ = ("conn", "sid", "inbox", "reader", "headers_sent", "task", "serializer")
+    __slots__ = ("conn", "sid", "inbox", "reader", "headers_sent", "task", "serializer", "ctx")
 
     def __init__(self, conn: GrpcServerConnection, sid: int, serializer: str,
-                 max_message: int) -> None:
-        self.conn, self.sid, self.serializer = conn, sid, serializer
+                 max_message: int, ctx: CallContext) -> None:
+        self.conn, self.sid, self.serializer, self.ctx = conn, sid, serializer, ctx
         self.inbox = Inbox()
         self.reader = grpcwire.MessageReader(max_message)
         self.headers_sent = False
@@ -47,12 +48,17 @@ class _Stream:
         self.conn.consumed(self.sid, len(self.inbox.items))
         if isinstance(item, RpcError):
             raise item
+        if self.reader.compressed:
+            self.ctx.request_compressed = True
         return item
 
     def _headers(self, headers: Metadata) -> list[tuple[str, str]]:
-        return [(":status", "200"),
-                ("content-type", f"application/grpc{_SUBTYPE[self.serializer]}"),
-                *grpcwire.metadata_to_headers(headers)]
+        out = [(":status", "200"),
+               ("content-type", f"application/grpc{_SUBTYPE[self.serializer]}"),
+               ("grpc-accept-encoding", ACCEPT)]
+        if self.ctx.compression is not None:
+            out.append(("grpc-encoding", self.ctx.compression.name))
+        return out + grpcwire.metadata_to_headers(headers)
 
     async def send(self, payload: bytes, headers: Metadata) -> None:
         conn = self.conn
@@ -61,7 +67,10 @@ class _Stream:
         if not self.headers_sent:
             self.headers_sent = True
             conn.h2.send_headers(self.sid, self._headers(headers))
-        await conn.send_data(self.sid, grpcwire.prefix(payload))
+        await conn.send_data(self.sid, grpcwire.prefix(payload, self.ctx.compression))
+
+    def send_nowait(self, payload: bytes, headers: Metadata) -> bool:
+        return False  # h2's windows are checked in send_data, which may wait
 
     def finish(self, status: Status, headers: Metadata) -> None:
         conn = self.conn
@@ -80,10 +89,12 @@ class _Stream:
 
 
 class GrpcServerConnection(H2Protocol):
-    def __init__(self, methods: dict[str, Method], max_message: int) -> None:
+    def __init__(self, methods: dict[str, Method], max_message: int,
+                 compression: str | None = None) -> None:
         super().__init__(client_side=False)
         self.methods = methods
         self.max_message = max_message
+        self.compression = compression
         self.streams: dict[int, _Stream] = {}
         self.registry: set[GrpcServerConnection] | None = None
 
@@ -132,6 +143,7 @@ class GrpcServerConnection(H2Protocol):
 
     def _refuse(self, sid: int, code: StatusCode, message: str) -> None:
         self.h2.send_headers(sid, [(":status", "200"), ("content-type", "application/grpc"),
+                                   ("grpc-accept-encoding", ACCEPT),
                                    *grpcwire.status_headers(Status(code, message))],
                              end_stream=True)
 
@@ -156,15 +168,20 @@ class GrpcServerConnection(H2Protocol):
             timeout = (grpcwire.decode_timeout(fields["grpc-timeout"])
                        if "grpc-timeout" in fields else None)
             metadata = grpcwire.headers_to_metadata(headers)
+            codec = request_codec(fields.get("grpc-encoding"))
         except RpcError as exc:
             self._refuse(sid, exc.code, exc.message)
             return
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
-        stream = _Stream(self, sid, method.serializer, self.max_message)
-        self.streams[sid] = stream
         peer = self.transport.get_extra_info("peername") if self.transport else None
         ctx = CallContext(path, metadata, deadline, f"{peer[0]}:{peer[1]}" if peer else "")
+        ctx.accept_encodings = accepted(fields.get("grpc-accept-encoding"))
+        if self.compression in ctx.accept_encodings:
+            ctx.compression = codec_for(self.compression)
+        stream = _Stream(self, sid, method.serializer, self.max_message, ctx)
+        stream.reader.codec = codec
+        self.streams[sid] = stream
         stream.task = loop.create_task(serve_call(method, stream, ctx))
 
     def connection_lost(self, exc: BaseException | None) -> None:
@@ -178,13 +195,20 @@ class GrpcServerConnection(H2Protocol):
 
 
 class GrpcServer(Listener):
-    """Serves service instances over HTTP/2 in gRPC's wire format on ``host:port``."""
+    """Serves service instances over HTTP/2 in gRPC's wire format on ``host:port``.
+
+    ``compression`` (``gzip``, ``deflate`` or None) compresses responses to every client that
+    lists it in ``grpc-accept-encoding`` (a handler may choose per call with
+    ``ctx.set_compression``); compressed requests are always understood.
+    """
 
     def __init__(self, *servicers: object, host: str = "127.0.0.1", port: int = 0,
-                 max_message: int = grpcwire.DEFAULT_MAX_MESSAGE) -> None:
+                 max_message: int = grpcwire.DEFAULT_MAX_MESSAGE,
+                 compression: str | None = None) -> None:
         super().__init__(host, port)
         self.methods = methods_of(*servicers)
         self.max_message = max_message
+        self.compression = codec_for(compression).name if compression else None
 
     def _new_connection(self):
-        return GrpcServerConnection(self.methods, self.max_message)
+        return GrpcServerConnection(self.methods, self.max_message, self.compression)

@@ -7,8 +7,9 @@ percent-encoded ``grpc-message``; metadata keys ending in ``-bin`` carry base64 
 
 Theory of operation. :class:`MessageReader` is fed DATA payloads as they arrive (split
 anywhere) and returns the complete messages; a length over the limit raises
-:class:`~.errors.MessageTooLarge` before any of the message is buffered, a compressed flag
-(we never negotiate compression) is ``UNIMPLEMENTED``. The rest are pure functions the two
+:class:`~.errors.MessageTooLarge` before any of the message is buffered; a message with the
+compressed flag is inflated with the stream's ``grpc-encoding`` codec (the reader's
+``codec``, see :mod:`.compression`), and is ``INTERNAL`` on a stream that named none. The rest are pure functions the two
 h2 transports share, so the codec is tested without a socket.
 """
 
@@ -18,6 +19,7 @@ import base64
 import struct
 from urllib.parse import quote, unquote
 
+from .compression import Codec
 from .errors import MessageTooLarge, Metadata, RpcError, Status, StatusCode
 
 PREFIX = struct.Struct("!BI")
@@ -30,8 +32,12 @@ RESERVED = frozenset({":path", ":method", ":scheme", ":authority", ":status", "c
                       "grpc-status-details-bin"})
 
 
-def prefix(payload: bytes) -> bytes:
-    return PREFIX.pack(0, len(payload)) + payload
+def prefix(payload: bytes, codec: Codec | None = None) -> bytes:
+    """The message as it goes in DATA: compressed with ``codec`` (flag 1) when one is given."""
+    if codec is None:
+        return PREFIX.pack(0, len(payload)) + payload
+    packed = codec.compress(payload)
+    return PREFIX.pack(1, len(packed)) + packed
 
 
 class MessageReader:
@@ -40,6 +46,8 @@ class MessageReader:
     def __init__(self, max_message: int = DEFAULT_MAX_MESSAGE) -> None:
         self.max_message = max_message
         self._buf = bytearray()
+        self.codec: Codec | None = None  # the stream's grpc-encoding
+        self.compressed = 0  # compressed messages read so far
 
     def feed(self, data: bytes) -> list[bytes]:
         buf = self._buf
@@ -49,14 +57,18 @@ class MessageReader:
             flag, length = PREFIX.unpack_from(buf)
             if flag not in (0, 1):
                 raise RpcError(StatusCode.INTERNAL, f"bad message flag {flag}")
-            if flag == 1:
-                raise RpcError(StatusCode.UNIMPLEMENTED, "compressed message without grpc-encoding")
+            if flag == 1 and self.codec is None:
+                raise RpcError(StatusCode.INTERNAL, "compressed message without grpc-encoding")
             if length > self.max_message:
                 raise MessageTooLarge(length, self.max_message)
             if len(buf) < 5 + length:
                 break
-            out.append(bytes(buf[5:5 + length]))
+            message = bytes(buf[5:5 + length])
             del buf[:5 + length]
+            if flag == 1:
+                message = self.codec.decompress(message, self.max_message)
+                self.compressed += 1
+            out.append(message)
         return out
 
     @property

@@ -6,7 +6,9 @@ and the behaviour the test cases check: a response payload of ``response_size`` 
 ``response_status`` returned as the call's status, the ``x-grpc-test-echo-initial`` header
 echoed in the initial metadata and ``x-grpc-test-echo-trailing-bin`` in the trailers,
 ``interval_us`` honoured between streamed responses, and ``UnimplementedCall`` left out so the
-server answers ``UNIMPLEMENTED``.
+server answers ``UNIMPLEMENTED``; for the compression cases, ``expect_compressed`` (a request
+that had to arrive compressed and did not is ``INVALID_ARGUMENT``) and ``response_compressed``
+(the response goes out gzip-compressed, when the client accepts gzip).
 """
 
 from __future__ import annotations
@@ -52,6 +54,10 @@ class TestService:
     @unary
     async def UnaryCall(self, request: pb.SimpleRequest, ctx: CallContext) -> pb.SimpleResponse:
         _echo_metadata(ctx)
+        if request.expect_compressed.value and not ctx.request_compressed:
+            raise RpcError(StatusCode.INVALID_ARGUMENT, "expected a compressed request")
+        if request.response_compressed.value:
+            ctx.set_compression("gzip")
         _check_status(request.response_status)
         return pb.SimpleResponse(payload=_payload(request.response_size))
 

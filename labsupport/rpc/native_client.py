@@ -4,8 +4,12 @@ What it mirrors: an HTTP/2 client connection as gRPC uses it: odd stream ids fro
 a call's HEADERS and its first message written in one ``write`` (one segment for a unary
 call), WINDOW frames returning credit as responses are consumed, PING for liveness.
 
-Theory of operation. ``data_received`` decodes frames and puts ``("h" | "m" | "e", ...)`` events
-in the inbox of the stream they name (see :mod:`.client`); END removes the stream. An oversized
+Theory of operation. ``data_received`` decodes frames and puts events in the inbox of the
+stream they name (see :mod:`.client`); a run of DATA frames (one :class:`~.frames.Messages`)
+goes into the inbox's deque with one ``extend`` and one wake-up of its reader. END removes the stream. With
+compression on, requests are compressed with the channel's codec (named in the call's
+``grpc-encoding``, and ``grpc-accept-encoding`` says what we read); a response stream whose
+HEADERS name an encoding has its compressed messages inflated as they are taken. An oversized
 response fails its stream with ``RESOURCE_EXHAUSTED`` (the decoder skipped its bytes). A lost
 connection or an ERROR frame ends every open stream with ``UNAVAILABLE`` and marks the
 connection closed, so the channel opens a new one for the next call. With keepalive on, a PING
@@ -21,21 +25,26 @@ import os
 from typing import Any
 
 from . import frames
+from .compression import ACCEPT, Codec, request_codec
 from .dispatch import Inbox
 from .errors import Metadata, RpcError, Status, StatusCode
 from .native import INITIAL_WINDOW, _Base, _Flow
 
+_Data, _Messages = frames.Data, frames.Messages
+
 
 class _Stream:
-    __slots__ = ("conn", "sid", "inbox", "flow", "consumed", "pending", "done")
+    __slots__ = ("conn", "sid", "inbox", "flow", "pending", "done", "codec", "reply_codec")
 
-    def __init__(self, conn: NativeClientConnection, sid: int, pending: bytes) -> None:
+    def __init__(self, conn: NativeClientConnection, sid: int, pending: bytes,
+                 codec: Codec | None) -> None:
         self.conn, self.sid = conn, sid
         self.inbox = _CreditInbox(self)
         self.flow = _Flow()
-        self.consumed = 0
         self.pending = pending  # the HEADERS frame, written with the first message
         self.done = False
+        self.codec = codec  # how our requests are compressed
+        self.reply_codec: Codec | None = None  # how the server's responses are
 
     def _flush(self, data: bytes = b"") -> None:
         if self.pending:
@@ -52,12 +61,14 @@ class _Stream:
             raise RpcError(StatusCode.RESOURCE_EXHAUSTED,
                            f"request of {len(payload)} bytes over the limit of {conn.max_message}")
         if self.flow.credit <= 0:
-            await self.flow.take()
-        else:
-            self.flow.credit -= 1
+            await self.flow.wait()
         if conn._paused is not None:
             await conn.drain()
-        self._flush(frames.data(self.sid, payload, end_stream=end))
+        compressed = self.codec is not None
+        if compressed:
+            payload = self.codec.compress(payload)
+        self.flow.credit -= len(payload) + frames.HEADER_SIZE
+        self._flush(frames.data(self.sid, payload, end_stream=end, compressed=compressed))
 
     def end(self) -> None:
         if not self.done:
@@ -74,22 +85,37 @@ class _Stream:
 
 
 class _CreditInbox(Inbox):
-    """An inbox that returns flow-control credit as messages are taken out."""
+    """An inbox that returns flow-control credit (WINDOW frames) as messages are taken out,
+    and inflates the compressed ones (kind ``"z"``)."""
 
     __slots__ = ("stream",)
 
     def __init__(self, stream: _Stream) -> None:
-        super().__init__()
+        super().__init__(INITIAL_WINDOW // 2)
         self.stream = stream
 
-    async def get(self) -> Any:
-        item = await super().get()
-        if item[0] == "m":
+    def credit(self) -> None:
+        s = self.stream
+        if not s.done:
+            s.conn.write(frames.window(s.sid, self.consumed))
+            s.conn._flush()  # now: a reader that never waits must not hold credit back
+        self.consumed = 0
+
+    def take(self) -> Any:
+        item = super().take()
+        if item.__class__ is tuple and item[0] == "z":
             s = self.stream
-            s.consumed += 1
-            if s.consumed >= INITIAL_WINDOW // 2 and not s.done:
-                s.conn.write(frames.window(s.sid, s.consumed))
-                s.consumed = 0
+            self.consumed += len(item[1]) + frames.HEADER_SIZE
+            if self.consumed >= self.credit_at:
+                self.credit()
+            if s.reply_codec is None:
+                s.cancel()
+                raise RpcError(StatusCode.INTERNAL, "compressed response without an encoding")
+            try:
+                return s.reply_codec.decompress(item[1], s.conn.max_message)
+            except RpcError:
+                s.cancel()
+                raise
         return item
 
 
@@ -117,22 +143,50 @@ class NativeClientConnection(_Base):
         self._keepalive = asyncio.get_running_loop().create_task(guarded())
 
     def open_stream(self, path: str, timeout_s: float | None, metadata: Metadata,
-                    serializer: str) -> _Stream:
+                    serializer: str, compression: Codec | None = None,
+                    accept_compression: bool = False) -> _Stream:
+        """``compression``: compress requests with it; ``accept_compression``: tell the server
+        it may compress responses (always, when ``compression`` is set)."""
         if self.closed:
             raise RpcError(StatusCode.UNAVAILABLE, "connection closed")
         sid = self._next_id
         self._next_id += 2
-        stream = _Stream(self, sid, frames.headers(sid, path, timeout_s, metadata))
+        if compression is not None or accept_compression:
+            extra = ((frames.ACCEPT_ENCODING_KEY, ACCEPT),)
+            if compression is not None:
+                extra = ((frames.ENCODING_KEY, compression.name), *extra)
+            metadata = (*extra, *metadata)
+        stream = _Stream(self, sid, frames.headers(sid, path, timeout_s, metadata), compression)
         self.streams[sid] = stream
         return stream
 
+    def handle_all(self, events: list[Any]) -> None:
+        streams = self.streams
+        last = None
+        for ev in events:
+            if ev.__class__ is _Messages:  # responses: straight into the inbox's deque
+                stream = streams.get(ev.stream_id)
+                if stream is not None:
+                    if stream is not last:
+                        if last is not None:
+                            last.inbox.put_done()
+                        last = stream
+                    stream.inbox.items.extend(ev.payloads)
+            elif ev.__class__ is _Data:  # one with flags: compressed
+                stream = streams.get(ev.stream_id)
+                if stream is not None:
+                    stream.inbox.put(("z", ev.payload) if ev.compressed else ev.payload)
+            else:
+                if last is not None:
+                    last.inbox.put_done()
+                    last = None
+                self.handle(ev)
+        if last is not None:
+            last.inbox.put_done()
+
     def handle(self, ev: Any) -> None:
         cls = type(ev)
-        if cls is frames.Data:
-            stream = self.streams.get(ev.stream_id)
-            if stream is not None:
-                stream.inbox.put(("m", ev.payload))
-        elif cls is frames.End:
+        if cls is frames.End:
             stream = self.streams.pop(ev.stream_id, None)
             if stream is not None:
                 stream.done = True
@@ -140,7 +194,16 @@ class NativeClientConnection(_Base):
         elif cls is frames.Headers:
             stream = self.streams.get(ev.stream_id)
             if stream is not None:
-                stream.inbox.put(("h", ev.metadata))
+                metadata = ev.metadata
+                if metadata and metadata[0][0] == frames.ENCODING_KEY:
+                    try:
+                        stream.reply_codec = request_codec(str(metadata[0][1]))
+                    except RpcError as exc:
+                        stream.cancel()
+                        stream.inbox.put(("e", Status(StatusCode.INTERNAL, exc.message)))
+                        return
+                    metadata = metadata[1:]
+                stream.inbox.put(("h", metadata))
         elif cls is frames.Window:
             stream = self.streams.get(ev.stream_id)
             if stream is not None:

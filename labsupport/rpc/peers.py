@@ -93,10 +93,14 @@ def echo_handler() -> Any:
         "Say": grpc.unary_unary_rpc_method_handler(lambda request, context: request)})
 
 
-def start_sync_server(*handlers: Any, workers: int = 8, port: int = 0) -> tuple[Any, int]:
-    """A grpcio thread-pool server on loopback (``port`` 0: a free one): ``(server, port)``."""
+def start_sync_server(*handlers: Any, workers: int = 8, port: int = 0,
+                      compression: str | None = None) -> tuple[Any, int]:
+    """A grpcio thread-pool server on loopback (``port`` 0: a free one): ``(server, port)``;
+    ``compression`` ``gzip`` or ``deflate`` compresses every response."""
     import grpc
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers))
+    algo = {None: None, "gzip": grpc.Compression.Gzip, "deflate": grpc.Compression.Deflate}
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers),
+                         compression=algo[compression])
     server.add_generic_rpc_handlers(handlers)
     port = server.add_insecure_port(f"127.0.0.1:{port}")
     server.start()
