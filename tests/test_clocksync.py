@@ -313,3 +313,34 @@ def test_best_master_compares_priority_class_then_identity() -> None:
     assert best_master([b, Message(ANNOUNCE, 0, priority1=1, gm_identity=b"Z" * 8)]).priority1 == 1
     with pytest.raises(ClockConfigError):
         best_master([])
+
+
+def test_a_constant_oscillator_reads_exactly_what_the_general_integration_reads() -> None:
+    seed = random.randrange(1 << 30)
+    print("seed", seed)
+    rng = random.Random(seed)
+    fast = Oscillator(ppm=37.5, phase_ns=123_456)
+    general = Oscillator(ppm=37.5, phase_ns=123_456, temperature=lambda t: 20.0)  # adds 0.0
+    t = 0
+    for _ in range(2000):
+        t += rng.randrange(0, 50_000_000)
+        assert fast.read(t) == general.read(t)
+
+
+def test_the_lucky_filter_rebuild_leaves_the_minima_a_run_of_pushes_leaves() -> None:
+    seed = random.randrange(1 << 30)
+    print("seed", seed)
+    rng = random.Random(seed)
+    f = LuckyPacketFilter(16)
+    f._r0 = 0
+    for i in range(40):  # ties on purpose: the later of two equal keys is kept
+        f._samples.append(Sample(float(rng.randrange(5)), float(rng.randrange(5)), i * 10**8,
+                                 i * 10**8 + rng.randrange(3), 0))
+    index, y = 39, 2e-8
+    c_now = f._rebuild(index, y)
+    pushed = LuckyPacketFilter(16)
+    pushed._r0 = 0
+    first = index - len(f._samples) + 1
+    for i, s in enumerate(f._samples, first):
+        c = pushed._push(i, s, y)
+    assert (list(f._ms), list(f._sm), c_now) == (list(pushed._ms), list(pushed._sm), c)

@@ -10,8 +10,11 @@ sim ptp hw / ntp hw        the same seeded network (20 ppm, 1 µs mean queueing 
                            simulated seconds per CPU second; PTP also with lower gains
                            (kp 0.2, ki 0.02 against ptp4l's 0.7 and 0.3)
 real udp loopback          a master process and an in-process slave (50 ppm, 1 ms away) over
-                           UDP on 127.0.0.1 with kernel receive stamps: the true offset's mean
-                           and standard deviation after it settled
+                           UDP on 127.0.0.1: transmit stamps read by the program; stamped in
+                           the kernel both ways (SO_TIMESTAMPING); and that with a warm-up
+                           datagram before each stamped one (the default). Each direction's
+                           one-way path as measured, the true offset's mean and standard
+                           deviation after it settled
 chronyd -x, ptp4l -S       in the same run (:mod:`.peers`): chrony polling a local chronyd at
                            16 Hz, ptp4l free-running across a veth pair; skipped if absent
 =========================  ==================================================================
@@ -35,12 +38,12 @@ from ..measure.report import BenchReport
 from ..measure.scale import scaled
 from .errors import ClockSyncError
 from .peers import run_chrony, run_ptp4l
-from .real import parse_hostport, run_slave
+from .real import RealStats, parse_hostport, run_slave
 from .servo import Gains
 from .simulation import Scenario, run
 from .summary import percentile, summarize
 
-__all__ = ["main", "simulated", "real_loopback", "build_parser"]
+__all__ = ["main", "simulated", "real_loopback", "real_stamping", "STAMPING", "build_parser"]
 
 
 TUNED = Gains(0.2, 0.02)
@@ -63,24 +66,49 @@ def simulated(protocol: str, seed: int, duration_s: float, gains: Gains | None =
             "x_real_time": duration_s / max(cpu, 1e-9), "exchanges": s.rows}
 
 
-def real_loopback(duration_s: float) -> dict[str, float]:
-    """Master in a child process, slave here; the true offset after the first half."""
-    master = subprocess.Popen([sys.executable, "-m", "labsupport.clocksync", "master",
-                               "--port", "0", "--duration-s", str(duration_s + 10)],
+def real_loopback(duration_s: float, timestamps: str = "auto", warm_up: bool = True
+                  ) -> dict[str, float | str]:
+    """Master in a child process, slave here, both stamping as ``timestamps`` asks (and warming
+    the path up before the stamped datagrams, or not); after the first half: the true offset,
+    each direction's one-way path as the stamps measured it (``t2 - t1`` less the true offset,
+    ``t4 - t3`` plus it; medians), and the mode both ends ran with."""
+    argv = [sys.executable, "-m", "labsupport.clocksync", "master", "--port", "0",
+            "--duration-s", str(duration_s + 10), "--timestamps", timestamps]
+    master = subprocess.Popen(argv + ([] if warm_up else ["--no-warm-up"]),
                               stdout=subprocess.PIPE, text=True)
     try:
-        line = master.stdout.readline()
-        rows = run_slave(parse_hostport(line.split()[-1]), ppm=50.0, offset_ns=1_000_000,
-                         duration_s=duration_s)
+        addr = parse_hostport(master.stdout.readline().split()[-1])
+        master_mode = master.stdout.readline().split()[-1]
+        stats = RealStats()
+        rows = run_slave(addr, ppm=50.0, offset_ns=1_000_000, duration_s=duration_s,
+                         timestamps=timestamps, warm_up=warm_up, stats=stats)
     finally:
         master.kill()
         master.wait(timeout=10)
-    tail = [r.true_offset_ns for r in rows if r.t_s > duration_s / 2]
-    if len(tail) < 2:
-        raise ClockSyncError(f"real mode: only {len(tail)} exchanges completed")
-    ordered = sorted(abs(x) for x in tail)
-    return {"mean_ns": statistics.mean(tail), "sd_ns": statistics.pstdev(tail),
-            "p99_ns": percentile(ordered, 99), "exchanges": len(rows)}
+    steady = [r for r in rows if r.t_s > duration_s / 2]
+    if len(steady) < 2:
+        raise ClockSyncError(f"real mode: only {len(steady)} exchanges completed")
+    tail = [r.true_offset_ns for r in steady]
+    # offset read = true + (ms - sm) / 2 and delay = (ms + sm) / 2: each direction's path
+    asym = [r.estimated_offset_ns - r.true_offset_ns for r in steady]
+    return {"timestamps": f"{master_mode}/{stats.timestamps}",
+            "warm_up": warm_up,
+            "ms_path_ns": statistics.median(r.path_delay_ns + a for r, a in zip(steady, asym)),
+            "sm_path_ns": statistics.median(r.path_delay_ns - a for r, a in zip(steady, asym)),
+            "mean_ns": statistics.mean(tail), "sd_ns": statistics.pstdev(tail),
+            "p99_ns": percentile(sorted(map(abs, tail)), 99), "exchanges": len(rows),
+            "tx_fallbacks": stats.tx_fallbacks}
+
+
+STAMPING = (("rx", False), ("auto", False), ("auto", True))
+"""The real-mode comparison: transmit stamps read by the program; stamped in the kernel both
+ways (the best mode this kernel grants); and, in addition, the path warmed up before each
+stamped datagram (the default)."""
+
+
+def real_stamping(duration_s: float) -> list[dict[str, float | str]]:
+    """:func:`real_loopback` for each of :data:`STAMPING`, one after the other."""
+    return [real_loopback(duration_s, mode, warm) for mode, warm in STAMPING]
 
 
 def build_parser() -> cli.ArgumentParser:
@@ -111,7 +139,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         report.add(f"ntp/ptp p99 seed {seed}", section="ratio",
                    ratio=ntp["p99_ns"] / max(ptp["p99_ns"], 1.0))
     if args.real_s > 0:
-        report.add("real udp loopback (PTP-lite)", section="real", **real_loopback(args.real_s))
+        for real in real_stamping(args.real_s):
+            warm = ", warm-up" if real.pop("warm_up") else ""
+            report.add(f"real udp loopback (PTP-lite), {real.pop('timestamps')} stamps{warm}",
+                       section="real", **real)
         for peer in (run_chrony(args.real_s), run_ptp4l(args.real_s)):
             if peer.skipped:
                 print(peer.line())

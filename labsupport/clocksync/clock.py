@@ -54,7 +54,7 @@ class Oscillator:
     ageing; ``read(true_ns)`` gives its raw reading in ns at true time ``true_ns``."""
 
     __slots__ = ("ppm", "wander", "temp_coeff", "temperature", "ageing", "resolution_ns",
-                 "read_cost_ns", "rng", "_t0", "_t", "_phase", "_walk", "_temp0")
+                 "read_cost_ns", "rng", "_t0", "_t", "_phase", "_walk", "_temp0", "_rate")
 
     def __init__(self, *, ppm: float = 0.0, phase_ns: int = 0, wander_ppb_per_sqrt_s: float = 0.0,
                  temperature: Callable[[float], float] | None = None,
@@ -71,6 +71,10 @@ class Oscillator:
         self._phase = float(start_ns + phase_ns)  # raw reading at true time self._t
         self._walk = 0.0  # the random-walk part of the frequency error, fractional
         self._temp0 = temperature(0.0) if temperature is not None else 0.0
+        # a constant frequency (no wander, temperature or ageing): 1 + y once, the same float
+        # _advance would compute at every read (y + 0.0 is y)
+        constant = not (wander_ppb_per_sqrt_s or ageing_ppb_per_day or temperature is not None)
+        self._rate = 1.0 + ppm * 1e-6 if constant else None
 
     def frequency_error(self, true_ns: int | None = None) -> float:
         """The fractional frequency error (1e-6 = 1 ppm) at ``true_ns`` (default: last read)."""
@@ -92,7 +96,12 @@ class Oscillator:
 
     def read(self, true_ns: int) -> int:
         """The raw reading at true time ``true_ns`` (plus the read cost, floored to resolution)."""
-        self._advance(true_ns + self.read_cost_ns)
+        t = true_ns + self.read_cost_ns
+        if self._rate is None:
+            self._advance(t)
+        elif t > self._t:
+            self._phase += (t - self._t) * self._rate
+            self._t = t
         res = self.resolution_ns
         return round(self._phase) // res * res
 
@@ -118,11 +127,12 @@ class VirtualClock:
         return self._r0 + round((virt_ns - self._v0) / (1.0 + self.freq_ppb * 1e-9))
 
     def now(self) -> int:
-        return self.to_virtual(self.raw())
+        return self._v0 + round((self.raw() - self._r0) * (1.0 + self.freq_ppb * 1e-9))
 
-    def adjust_frequency(self, ppb: float) -> None:
-        """Run at ``ppb`` parts per billion faster than the raw counter from now on."""
-        r = self.raw()
+    def adjust_frequency(self, ppb: float, raw_ns: int | None = None) -> None:
+        """Run at ``ppb`` parts per billion faster than the raw counter from now on (from the
+        raw reading ``raw_ns``, if the caller has just read it: the same line either way)."""
+        r = self.raw() if raw_ns is None else raw_ns
         self._v0, self._r0 = self.to_virtual(r), r
         self.freq_ppb = ppb
 

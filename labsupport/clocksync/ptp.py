@@ -23,7 +23,7 @@ lower wins.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from .clock import VirtualClock
 from .codec import ANNOUNCE, DELAY_REQ, DELAY_RESP, FOLLOW_UP, SYNC, Message
@@ -35,8 +35,7 @@ Filter = PassAll | LuckyPacketFilter  # or MinDelayFilter: anything with update(
 __all__ = ["PtpMaster", "PtpSlave", "Exchange", "best_master"]
 
 
-@dataclass(frozen=True, slots=True)
-class Exchange:
+class Exchange(NamedTuple):
     """One completed four-timestamp exchange and what the slave did with it."""
 
     sequence_id: int
@@ -88,54 +87,57 @@ class PtpSlave:
         self.filter = filter if filter is not None else PassAll()
         self.identity, self.steer = identity, steer
         self._seq: int | None = None
-        self._t: dict[str, int] = {}
+        self._t1: int | None = None  # the exchange in progress; None: not yet known
+        self._t2 = 0
+        self._t3: int | None = None
         self._corr = 0.0
         self._t2_raw: int | None = None
         self.exchanges = 0
 
     def on_sync(self, msg: Message, t2: int) -> None:
-        self._seq, self._t, self._corr = msg.sequence_id, {"t2": t2}, msg.correction_ns
+        self._seq, self._corr = msg.sequence_id, msg.correction_ns
+        self._t1, self._t2, self._t3 = None, t2, None
         self._t2_raw = self.clock.to_raw(t2)  # on the raw counter: the steering cannot move it
 
     def on_follow_up(self, msg: Message) -> Message | None:
         """The Delay_Req to send now (the shell stamps its departure and calls
         :meth:`delay_req_sent`), or None for a Follow_Up of no Sync in progress."""
-        if msg.sequence_id != self._seq or "t1" in self._t:
+        if msg.sequence_id != self._seq or self._t1 is not None:
             return None
-        self._t["t1"] = msg.timestamp_ns
+        self._t1 = msg.timestamp_ns
         self._corr += msg.correction_ns
         return Message(DELAY_REQ, msg.sequence_id, clock_identity=self.identity)
 
     def delay_req_sent(self, seq: int, t3: int) -> None:
-        if seq == self._seq and "t1" in self._t:
-            self._t["t3"] = t3
+        if seq == self._seq and self._t1 is not None:
+            self._t3 = t3
 
     def on_delay_resp(self, msg: Message) -> Exchange | None:
-        t = self._t
-        if (msg.sequence_id != self._seq or "t3" not in t
+        t3 = self._t3
+        if (msg.sequence_id != self._seq or t3 is None
                 or msg.requesting_identity != self.identity):
             return None
         self._seq = None
         # a transparent clock's residence time (correction) is not path delay: take it out
-        t1 = t["t1"] + round(self._corr)
+        t1_origin, t2 = self._t1, self._t2
+        t1 = t1_origin + round(self._corr)
         t4 = msg.timestamp_ns - round(msg.correction_ns)
-        ms, sm = t["t2"] - t1, t4 - t["t3"]
-        offset, delay = (ms - sm) / 2, (ms + sm) / 2  # servo.offset_and_delay, inlined
+        ms, sm = t2 - t1, t4 - t3
         self.exchanges += 1
-        raw = self.clock.raw()
+        clock, servo = self.clock, self.servo
+        raw = clock.raw()
         # the lucky-packet filter carries samples forward with the servo's frequency estimate
-        y = getattr(self.servo, "integral_ppb", None) if getattr(self.servo, "locked", False) \
-            else None
-        sample = Sample(ms, sm, raw, self.clock.to_virtual(raw), t["t1"], self._t2_raw)
-        chosen = self.filter.update(sample, y)
-        accepted = chosen is not None
-        action = self.servo.sample(chosen[0], t["t3"]) if chosen is not None else None
+        y = getattr(servo, "integral_ppb", None) if getattr(servo, "locked", False) else None
+        chosen = self.filter.update(
+            Sample(ms, sm, raw, clock.to_virtual(raw), t1_origin, self._t2_raw), y)
+        action = servo.sample(chosen[0], t3) if chosen is not None else None
         if action is not None and self.steer:
             if action.step_ns:
-                self.clock.step(action.step_ns)
-            self.clock.adjust_frequency(action.freq_ppb)
-        return Exchange(msg.sequence_id, t1, t["t2"], t["t3"], t4, offset, delay, accepted,
-                        action)
+                clock.step(action.step_ns)
+            clock.adjust_frequency(action.freq_ppb, raw)  # re-anchored where it was read
+        # offset and delay: servo.offset_and_delay, inlined
+        return Exchange(msg.sequence_id, t1, t2, t3, t4, (ms - sm) / 2, (ms + sm) / 2,
+                        chosen is not None, action)
 
 
 def best_master(announces: list[Message]) -> Message:

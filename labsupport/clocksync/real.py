@@ -1,17 +1,20 @@
 """PTP-lite for real: a master and slaves as processes exchanging UDP datagrams on loopback.
 
 The same sans-IO cores as the simulation (:class:`~.ptp.PtpMaster`, :class:`~.ptp.PtpSlave`)
-behind a blocking socket and ``select``. The master's clock is ``CLOCK_MONOTONIC_RAW``; each slave
+behind a socket and ``select``. The master's clock is ``CLOCK_MONOTONIC_RAW``; each slave
 steers a :class:`~.clock.VirtualClock` on a :class:`~.clock.RawClock` (``CLOCK_MONOTONIC_RAW``
 with the offset and frequency error it was started with), never the machine's clock. Since both
 ends read one machine's counter, the slave knows its *true* error exactly and reports it next
 to its estimate.
 
-Timestamps: receive stamps are the kernel's (``SO_TIMESTAMPNS``, taken when the packet reached
-the socket, in ``CLOCK_REALTIME``; converted to the raw counter by the age of the stamp, so
-the conversion does not depend on how ``CLOCK_REALTIME`` is being slewed); transmit stamps are
-read just before ``sendto`` (on loopback the receiver's kernel stamp is taken inside the
-sender's ``sendto``, so a stamp read after it returns would be later than the arrival).
+Timestamps (:mod:`.stamps`): both ends stamp in the kernel, transmit and receive, as ``ptp4l -S``
+does (``SO_TIMESTAMPING``, transmit stamps from the socket's error queue); where the kernel
+grants less, receive stamps only (``SO_TIMESTAMPNS``) with transmit stamps read just before
+``sendto``, or no kernel stamps at all. Which mode ran is in :class:`RealStats` and the
+slave's summary: program-side transmit stamps bias the offset by tens of µs here. Both ends
+send a warm-up datagram to a sink of their own just before each stamped one (Sync, Delay_Req):
+the first datagram after a sleep takes the kernel's path slowly even between the two stamps.
+
 A unicast slave subscribes by sending a Signaling message once a second; the master sends
 Sync and Follow_Up to every subscriber heard from in the last 5 s. Undecodable datagrams are
 counted and dropped: a stray packet must not stop a clock.
@@ -21,8 +24,6 @@ from __future__ import annotations
 
 import ipaddress
 import select
-import socket
-import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,12 +33,11 @@ from .codec import DELAY_REQ, DELAY_RESP, FOLLOW_UP, SIGNALING, SYNC, Message, d
 from .errors import ClockConfigError, CodecError
 from .ptp import PtpMaster, PtpSlave
 from .servo import HW_GAINS, MinDelayFilter, PIServo
+from .stamps import StampedSocket
 
 __all__ = ["serve_master", "run_slave", "parse_hostport", "SlaveRow", "RealStats"]
 
-_RAW, _REAL = time.CLOCK_MONOTONIC_RAW, time.CLOCK_REALTIME
-_SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
-_TIMESPEC = struct.Struct("@qq")
+_RAW = time.CLOCK_MONOTONIC_RAW
 SUBSCRIPTION_S = 5.0
 
 
@@ -55,46 +55,32 @@ def parse_hostport(text: str) -> tuple[str, int]:
     return str(addr), int(port)
 
 
-def _socket(port: int = 0) -> tuple[socket.socket, bool]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(("127.0.0.1", port))
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
-        kernel = True
-    except OSError:
-        kernel = False
-    return sock, kernel
-
-
-def _receive(sock: socket.socket) -> tuple[bytes, tuple, int]:
-    """(datagram, sender, receive stamp on CLOCK_MONOTONIC_RAW)."""
-    data, anc, _flags, addr = sock.recvmsg(2048, 64)
-    raw_now, real_now = time.clock_gettime_ns(_RAW), time.clock_gettime_ns(_REAL)
-    for level, kind, payload in anc:
-        if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMPNS and len(payload) >= 16:
-            sec, nsec = _TIMESPEC.unpack_from(payload)
-            age = real_now - (sec * 1_000_000_000 + nsec)
-            if 0 <= age < 1_000_000_000:
-                return data, addr, raw_now - age
-    return data, addr, raw_now
-
-
 @dataclass
 class RealStats:
+    """What one end did: datagrams, undecodable ones, the timestamping mode it ran with and how
+    many transmit stamps fell back to the program's reading."""
+
     sent: int = 0
     received: int = 0
     bad: int = 0
+    timestamps: str = ""
+    tx_fallbacks: int = 0
     subscribers: dict = field(default_factory=dict)
 
 
 def serve_master(port: int = 0, *, sync_rate_hz: float = 16.0, duration_s: float | None = None,
-                 on_ready: Callable[[int], None] | None = None) -> RealStats:
-    """Serve Sync/Follow_Up/Delay_Resp on 127.0.0.1:``port`` until ``duration_s`` passes."""
-    sock, _ = _socket(port)
-    core, stats = PtpMaster(), RealStats()
+                 timestamps: str = "auto", warm_up: bool = True,
+                 on_ready: Callable[[int, str], None] | None = None,
+                 stats: RealStats | None = None) -> RealStats:
+    """Serve Sync/Follow_Up/Delay_Resp on 127.0.0.1:``port`` until ``duration_s`` passes;
+    ``on_ready(port, timestamping mode)`` once bound. ``warm_up``: a datagram to a sink just
+    before each Sync, so the Sync leaves as fast as the slave's Delay_Req does."""
+    sock = StampedSocket(port, timestamps)
+    core, stats = PtpMaster(), stats if stats is not None else RealStats()
+    stats.timestamps = sock.mode
     interval = 1.0 / sync_rate_hz
     if on_ready is not None:
-        on_ready(sock.getsockname()[1])
+        on_ready(sock.port, sock.mode)
     end = None if duration_s is None else time.monotonic() + duration_s
     next_sync = time.monotonic()
     try:
@@ -107,15 +93,16 @@ def serve_master(port: int = 0, *, sync_rate_hz: float = 16.0, duration_s: float
                         del stats.subscribers[addr]
                         continue
                     sync = core.sync()
-                    data = encode(sync)
-                    t1 = time.clock_gettime_ns(_RAW)  # stamped as the packet leaves the program
-                    sock.sendto(data, addr)
-                    sock.sendto(encode(core.follow_up(sync.sequence_id, t1)), addr)
+                    if warm_up:
+                        sock.warm_up()
+                    t1 = sock.send(encode(sync), addr)
+                    sock.send(encode(core.follow_up(sync.sequence_id, t1)), addr)
                     stats.sent += 2
             ready, _, _ = select.select([sock], [], [], max(0.0, next_sync - time.monotonic()))
-            if not ready:
+            got = sock.receive() if ready else None
+            if got is None:
                 continue
-            data, addr, t4 = _receive(sock)
+            data, addr, t4 = got
             stats.received += 1
             try:
                 msg = decode(data)
@@ -126,9 +113,10 @@ def serve_master(port: int = 0, *, sync_rate_hz: float = 16.0, duration_s: float
                 stats.subscribers[addr] = time.monotonic()
             elif msg.msg_type == DELAY_REQ:
                 stats.subscribers[addr] = time.monotonic()
-                sock.sendto(encode(core.delay_resp(msg, t4)), addr)
+                sock.send(encode(core.delay_resp(msg, t4)), addr)
                 stats.sent += 1
     finally:
+        stats.tx_fallbacks = sock.tx_fallbacks
         sock.close()
     return stats
 
@@ -143,39 +131,48 @@ class SlaveRow:
 
 
 def run_slave(master: tuple[str, int], *, ppm: float = 50.0, offset_ns: int = 1_000_000,
-              duration_s: float = 10.0, filter_window: int = 4,
-              on_row: Callable[[SlaveRow], None] | None = None) -> list[SlaveRow]:
-    """Synchronise a virtual clock to ``master`` for ``duration_s``; the rows, one per exchange."""
+              duration_s: float = 10.0, filter_window: int = 4, timestamps: str = "auto",
+              warm_up: bool = True, on_row: Callable[[SlaveRow], None] | None = None,
+              stats: RealStats | None = None) -> list[SlaveRow]:
+    """Synchronise a virtual clock to ``master`` for ``duration_s``; the rows, one per exchange
+    (``stats``, if given, says what was sent and how it was stamped)."""
     raw = RawClock(ppm=ppm, offset_ns=offset_ns)
     clock = VirtualClock(raw)
     # a scheduler's hiccup delays a packet by tens of µs here: keep the least-delayed exchange
     # of the last few
     core = PtpSlave(clock, servo=PIServo(HW_GAINS), filter=MinDelayFilter(filter_window))
-    sock, _ = _socket()
+    sock = StampedSocket(0, timestamps)
+    stats = stats if stats is not None else RealStats()
+    stats.timestamps = sock.mode
     rows: list[SlaveRow] = []
     start = time.monotonic()
     next_hello = start
     try:
         while (now := time.monotonic()) < start + duration_s:
             if now >= next_hello:
-                sock.sendto(encode(Message(SIGNALING, 0, clock_identity=core.identity)), master)
+                sock.send(encode(Message(SIGNALING, 0, clock_identity=core.identity)), master)
+                stats.sent += 1
                 next_hello = now + 1.0
             ready, _, _ = select.select([sock], [], [], min(0.2, start + duration_s - now))
-            if not ready:
+            got = sock.receive() if ready else None
+            if got is None:
                 continue
-            data, addr, stamp = _receive(sock)
+            data, _addr, stamp = got
+            stats.received += 1
             try:
                 msg = decode(data)
             except CodecError:
+                stats.bad += 1
                 continue
             if msg.msg_type == SYNC:
                 core.on_sync(msg, clock.to_virtual(raw.from_reference(stamp)))
             elif msg.msg_type == FOLLOW_UP:
                 req = core.on_follow_up(msg)
                 if req is not None:
-                    data = encode(req)
-                    t3 = clock.now()
-                    sock.sendto(data, master)
+                    if warm_up:
+                        sock.warm_up()
+                    t3 = clock.to_virtual(raw.from_reference(sock.send(encode(req), master)))
+                    stats.sent += 1
                     core.delay_req_sent(req.sequence_id, t3)
             elif msg.msg_type == DELAY_RESP:
                 ex = core.on_delay_resp(msg)
@@ -189,5 +186,6 @@ def run_slave(master: tuple[str, int], *, ppm: float = 50.0, offset_ns: int = 1_
                 if on_row is not None:
                     on_row(row)
     finally:
+        stats.tx_fallbacks = sock.tx_fallbacks
         sock.close()
     return rows

@@ -29,8 +29,10 @@ the instability a test and the notebook show.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from .errors import ClockConfigError
 
@@ -44,8 +46,7 @@ def offset_and_delay(t1: int, t2: int, t3: int, t4: int) -> tuple[float, float]:
     return (ms - sm) / 2, (ms + sm) / 2
 
 
-@dataclass(frozen=True, slots=True)
-class Sample:
+class Sample(NamedTuple):
     """One completed exchange as the slave saw it: the two one-way measurements
     (``ms_ns = t2 - t1``, ``sm_ns = t4 - t3``), and the slave's raw and virtual clock readings
     when it completed (what a filter needs to carry an old sample forward to now)."""
@@ -134,10 +135,12 @@ class RawFrequencyEstimator:
         if len(pts) < 3 or pts[-1][0] - pts[0][0] < self.min_span_ns:
             return None
         t0, n = pts[0][0], len(pts)
-        mx = sum(t - t0 for t, _ in pts) / n
-        mu = sum(u for _, u in pts) / n
-        sxx = sum((t - t0 - mx) ** 2 for t, _ in pts)
-        sxu = sum((t - t0 - mx) * (u - mu) for t, u in pts)
+        ts = [t - t0 for t, _ in pts]
+        us = [u for _, u in pts]
+        mx, mu = sum(ts) / n, sum(us) / n
+        dts = [t - mx for t in ts]
+        sxx = sum([d * d for d in dts])
+        sxu = sum([d * (u - mu) for d, u in zip(dts, us)])
         return sxu / sxx * 1e9
 
     def ppb(self) -> float | None:
@@ -184,17 +187,51 @@ class LuckyPacketFilter:
         self._ms: deque[tuple[int, float]] = deque()  # (index, ms_i - c_i), increasing keys
         self._sm: deque[tuple[int, float]] = deque()  # (index, sm_i + c_i), increasing keys
 
-    def _c(self, s: Sample, y: float) -> float:
-        return (s.virt_ns - self._r0) - (s.raw_ns - self._r0) * (1.0 - y)
+    def _push(self, index: int, s: Sample, y: float) -> float:
+        """Add sample ``index`` to both minima; its ``c_i`` (the two deques written out: this
+        runs once per exchange)."""
+        r0 = self._r0
+        c = (s.virt_ns - r0) - (s.raw_ns - r0) * (1.0 - y)
+        expired = index - self.window
+        q, key = self._ms, s.ms_ns - c
+        while q and q[-1][1] >= key:
+            q.pop()
+        q.append((index, key))
+        if q[0][0] <= expired:
+            q.popleft()
+        q, key = self._sm, s.sm_ns + c
+        while q and q[-1][1] >= key:
+            q.pop()
+        q.append((index, key))
+        if q[0][0] <= expired:
+            q.popleft()
+        return c
 
-    def _push(self, index: int, s: Sample, y: float) -> None:
-        c = self._c(s, y)
-        for q, key in ((self._ms, s.ms_ns - c), (self._sm, s.sm_ns + c)):
-            while q and q[-1][1] >= key:
-                q.pop()
-            q.append((index, key))
-            if q[0][0] <= index - self.window:
-                q.popleft()
+    def _rebuild(self, index: int, y: float) -> float:
+        """Both minima afresh with frequency ``y``: what pushing the window's samples in order
+        would leave (the samples whose key is below every later one's), found in one pass from
+        the newest; returns the newest sample's ``c``."""
+        r0, k = self._r0, 1.0 - y
+        ms: list[tuple[int, float]] = []
+        sm: list[tuple[int, float]] = []
+        low_ms = low_sm = math.inf
+        c_now = None
+        for i, s in zip(range(index, -1, -1), reversed(self._samples)):
+            c = (s.virt_ns - r0) - (s.raw_ns - r0) * k
+            if c_now is None:
+                c_now = c
+            key = s.ms_ns - c
+            if key < low_ms:
+                ms.append((i, key))
+                low_ms = key
+            key = s.sm_ns + c
+            if key < low_sm:
+                sm.append((i, key))
+                low_sm = key
+        ms.reverse()
+        sm.reverse()
+        self._ms, self._sm = deque(ms), deque(sm)
+        return c_now
 
     def update(self, sample: Sample, freq_error_ppb: float | None) -> tuple[float, float] | None:
         if self._r0 is None:
@@ -216,15 +253,9 @@ class LuckyPacketFilter:
             # a new estimate that moves the oldest carried value by more than rebuild_ns:
             # rebuild the minima with it (smaller changes keep the keys' y, within rebuild_ns)
             self._y = y
-            self._ms.clear()
-            self._sm.clear()
-            first = index - len(self._samples) + 1
-            for i, old in enumerate(self._samples, first):
-                self._push(i, old, y)
+            c_now = self._rebuild(index, y)
         else:
-            y = self._y
-            self._push(index, sample, y)
-        c_now = self._c(sample, y)
+            c_now = self._push(index, sample, self._y)
         best_ms, best_sm = self._ms[0][1] + c_now, self._sm[0][1] - c_now
         return (best_ms - best_sm) / 2, (best_ms + best_sm) / 2
 
@@ -250,8 +281,7 @@ HW_GAINS = Gains(0.7, 0.3)
 SW_GAINS = Gains(0.1, 0.001)
 
 
-@dataclass(frozen=True, slots=True)
-class ServoAction:
+class ServoAction(NamedTuple):
     """What the servo decided: the frequency to run at (ppb) and a phase step (ns, 0 if none)."""
 
     freq_ppb: float
@@ -308,5 +338,6 @@ class PIServo:
         if abs(offset_ns) > self.step_threshold_ns:
             return ServoAction(-self.integral_ppb, -round(offset_ns), "jump")
         kp, ki = self._gains(dt_s)
-        self.integral_ppb = self._clamp(self.integral_ppb + ki * offset_ns)
-        return ServoAction(-self._clamp(kp * offset_ns + self.integral_ppb), 0, "locked")
+        m = self.max_ppb  # _clamp, written out on the path taken at every exchange
+        integral = self.integral_ppb = max(-m, min(m, self.integral_ppb + ki * offset_ns))
+        return ServoAction(-max(-m, min(m, kp * offset_ns + integral)), 0, "locked")

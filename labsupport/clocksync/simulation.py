@@ -23,8 +23,9 @@ from __future__ import annotations
 import csv
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..sim import Simulation
 from ..sim.latency import Custom, Exponential, Fixed, Latency
@@ -109,8 +110,7 @@ class Scenario:
         return PathModel(base, self.jitter_ns, self.burst_prob, self.burst_ns, self.loss)
 
 
-@dataclass(frozen=True, slots=True)
-class Row:
+class Row(NamedTuple):
     """One completed exchange: the columns of ``offsets.csv`` (plus the slave's name)."""
 
     slave: str
@@ -140,13 +140,17 @@ def make_filter(kind: Any, window: int = 16) -> Any:
 class _Clocked(Node):
     """A node with an oscillator, a virtual clock on it and a timestamping unit."""
 
-    def __init__(self, osc: Oscillator, ts: Timestamping, rows: list[Row],
+    def __init__(self, sim: Simulation, osc: Oscillator, ts: Timestamping, rows: list[Row],
                  reference: Callable[[], int]) -> None:
-        self.osc, self.ts, self.rows, self.reference = osc, ts, rows, reference
+        self.sim, self.osc, self.ts, self.rows, self.reference = sim, osc, ts, rows, reference
 
     def on_start(self) -> None:
-        self.clock = VirtualClock(lambda: self.osc.read(self.now_ns))
-        self.ts_rng = self._host.sim.stream(f"timestamps/{self.name}")
+        sim, read = self.sim, self.osc.read
+        self.clock = VirtualClock(lambda: read(sim.now_ns))
+        self.ts_rng = sim.stream(f"timestamps/{self.name}")
+        # stamp_tx(exact) / stamp_rx(exact): the clock reading with this node's stamp noise
+        self.stamp_tx = partial(self.ts.tx, self.ts_rng)
+        self.stamp_rx = partial(self.ts.rx, self.ts_rng)
 
     def true_offset(self) -> int:
         return self.clock.now() - self.reference()
@@ -159,17 +163,16 @@ class _PtpMasterNode(_Clocked):
         self.set_timer(0, "sync")
 
     def on_timer(self, name) -> None:
-        for slave in self.peers:
-            sync = self.core.sync()
-            self.send(slave, sync)
-            t1 = self.ts.tx(self.ts_rng, self.clock.now())
-            self.send(slave, self.core.follow_up(sync.sequence_id, t1))
+        core, send, now = self.core, self.send, self.clock.now
+        for slave in self.slaves:
+            sync = core.sync()
+            send(slave, sync)
+            send(slave, core.follow_up(sync.sequence_id, self.stamp_tx(now())))
         self.set_timer(self.interval_ns, "sync")
 
     def on_message(self, src: str, msg: Message) -> None:
         if msg.msg_type == DELAY_REQ:
-            t4 = self.ts.rx(self.ts_rng, self.clock.now())
-            self.send(src, self.core.delay_resp(msg, t4))
+            self.send(src, self.core.delay_resp(msg, self.stamp_rx(self.clock.now())))
 
 
 class _PtpSlaveNode(_Clocked):
@@ -181,28 +184,26 @@ class _PtpSlaveNode(_Clocked):
     def on_message(self, src: str, msg: Message) -> None:
         kind = msg.msg_type
         if kind == SYNC:
-            self.core.on_sync(msg, self.ts.rx(self.ts_rng, self.clock.now()))
+            self.core.on_sync(msg, self.stamp_rx(self.clock.now()))
         elif kind == FOLLOW_UP:
             req = self.core.on_follow_up(msg)
             if req is not None:
                 self.send(src, req)
-                self.core.delay_req_sent(req.sequence_id, self.ts.tx(self.ts_rng,
-                                                                     self.clock.now()))
+                self.core.delay_req_sent(req.sequence_id, self.stamp_tx(self.clock.now()))
         elif kind == DELAY_RESP:
             ex = self.core.on_delay_resp(msg)
             if ex is not None:  # the true offset now, before this exchange's correction
-                self.rows.append(Row(self.name, self.now_ns / _S,
-                                     self.true_offset() - self._applied(ex), ex.offset_ns,
+                action = ex.action
+                step = action.step_ns if action is not None else 0
+                self.rows.append(Row(self.name, self.sim.now_ns / _S,
+                                     self.true_offset() - step, ex.offset_ns,
                                      self.clock.freq_ppb, ex.delay_ns))
-
-    def _applied(self, ex) -> int:
-        return ex.action.step_ns if ex.action is not None else 0
 
 
 class _NtpServerNode(_Clocked):
     def on_message(self, src: str, msg: tuple) -> None:
-        t2 = self.ts.rx(self.ts_rng, self.clock.now())
-        t3 = self.ts.tx(self.ts_rng, self.clock.now() + 1_000)  # 1 µs of server processing
+        t2 = self.stamp_rx(self.clock.now())
+        t3 = self.stamp_tx(self.clock.now() + 1_000)  # 1 µs of server processing
         self.send(src, ("reply", msg[1], t2, t3))
 
 
@@ -215,14 +216,14 @@ class _NtpClientNode(_Clocked):
 
     def on_timer(self, name) -> None:
         for server in self.servers:
-            self.send(server, ("request", self.ts.tx(self.ts_rng, self.clock.now())))
+            self.send(server, ("request", self.stamp_tx(self.clock.now())))
         self.set_timer(self.core.poll_s * _S, "poll")
 
     def on_message(self, src: str, msg: tuple) -> None:
-        t4 = self.ts.rx(self.ts_rng, self.clock.now())
+        t4 = self.stamp_rx(self.clock.now())
         up = self.core.on_reply(src, msg[1], msg[2], msg[3], t4)
         step = up.action.step_ns if up.action is not None else 0
-        self.rows.append(Row(self.name, self.now_ns / _S, self.true_offset() - step,
+        self.rows.append(Row(self.name, self.sim.now_ns / _S, self.true_offset() - step,
                              up.offset_ns, self.clock.freq_ppb, up.delay_ns / 2))
 
 
@@ -241,15 +242,17 @@ def run(sc: Scenario) -> list[Row]:
                           wander_ppb_per_sqrt_s=sc.wander_ppb_per_sqrt_s,
                           temperature=sc.temperature, rng=sim.stream(f"osc/slave{i}"))
 
+    names = [f"slave{i}" for i in range(1, sc.slaves + 1)]
     if sc.protocol == "ptp":
         def master() -> Node:
-            node = _PtpMasterNode(master_osc, ts, rows, reference)
+            node = _PtpMasterNode(sim, master_osc, ts, rows, reference)
             node.interval_ns = round(_S / sc.sync_rate_hz)
+            node.slaves = names
             return node
 
         def slave(i: int) -> Callable[[], Node]:
             def make() -> Node:
-                node = _PtpSlaveNode(oscillator(i), ts, rows, reference)
+                node = _PtpSlaveNode(sim, oscillator(i), ts, rows, reference)
                 node.make_servo = sc.servo or (lambda: PIServo(
                     gains, step_threshold_ns=sc.step_threshold_ns))
                 seconds = 4 if sc.filter == "lucky" else 1  # the exchange filter passes 1 in window
@@ -259,13 +262,12 @@ def run(sc: Scenario) -> list[Row]:
             return make
     else:
         def master() -> Node:
-            return _NtpServerNode(master_osc, ts, rows, reference)
+            return _NtpServerNode(sim, master_osc, ts, rows, reference)
 
         def slave(i: int) -> Callable[[], Node]:
-            return lambda: _NtpClientNode(oscillator(i), ts, rows, reference)
+            return lambda: _NtpClientNode(sim, oscillator(i), ts, rows, reference)
 
     sim.add_node("master", master)
-    names = [f"slave{i}" for i in range(1, sc.slaves + 1)]
     for i, name in enumerate(names, 1):
         sim.add_node(name, slave(i))
         sim.net.set_link("master", name, both_ways=False, latency=sc.path(True).latency(),
