@@ -29,11 +29,12 @@ from labsupport.sim import MS, Node
 
 from .history import History
 from .journal import Journal
-from .session import SESSION_TYPES, Session
+from .session import QUIET, SESSION_TYPES, Session
 
 __all__ = ["Context", "Component", "Limits", "HEARTBEAT_NS"]
 
 HEARTBEAT_NS = 20 * MS
+_SESSION_CLASSES = frozenset(SESSION_TYPES.values())
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,15 +105,18 @@ class Component(Node):
     # -- messages -----------------------------------------------------------------------------
     def on_message(self, src: str, msg: Any) -> None:
         now = self.now_ns
-        if self.ctx.paused_until.get(self.name, 0) > now:
+        ctx = self.ctx
+        if ctx.paused_until and ctx.paused_until.get(self.name, 0) > now:
             self._later(lambda: self.on_message(src, msg))
             return
-        if self.ctx.silent_until.get(self.name, 0) > now:
+        if ctx.silent_until and ctx.silent_until.get(self.name, 0) > now:
             return  # a grey failure: alive, heartbeating, deaf
         session = self.sessions.get(src)
-        if session is None or type(msg).__name__ not in SESSION_TYPES:
+        if session is None or type(msg) not in _SESSION_CLASSES:
             return
         got = session.receive(msg, now)
+        if got is QUIET:
+            return  # a heartbeat that changed nothing: the common case
         for reply in got.replies:
             self.send(src, reply)
         if got.up:
@@ -133,7 +137,8 @@ class Component(Node):
 
     # -- timers -------------------------------------------------------------------------------
     def on_timer(self, name: Hashable) -> None:
-        if self.ctx.paused_until.get(self.name, 0) > self.now_ns:
+        paused = self.ctx.paused_until
+        if paused and paused.get(self.name, 0) > self.now_ns:
             self._later(lambda: self.on_timer(name))
             return
         if name == "hb":
@@ -150,8 +155,10 @@ class Component(Node):
 
     def after(self, local_ns: int, name: Hashable) -> None:
         """A timer ``local_ns`` from now as this component's (possibly drifting) clock counts."""
-        drift = self.ctx.skew.get(self.name, (0, 0.0))[1]
-        self.set_timer(max(0, int(local_ns / (1 + drift * 1e-6))), name)
+        skew = self.ctx.skew
+        if skew and self.name in skew:
+            local_ns = local_ns / (1 + skew[self.name][1] * 1e-6)
+        self.set_timer(max(0, int(local_ns)), name)
 
     def _heartbeat(self) -> None:
         for peer, session in self.sessions.items():
@@ -167,8 +174,11 @@ class Component(Node):
     # -- clock, disk, history -------------------------------------------------------------------
     def local_ns(self) -> int:
         """This component's clock: the true time, offset and drifting under a skew fault."""
-        offset, drift = self.ctx.skew.get(self.name, (0, 0.0))
         now = self.now_ns
+        skew = self.ctx.skew
+        if not skew or self.name not in skew:
+            return now
+        offset, drift = skew[self.name]
         return now + offset + int(now * drift * 1e-6)
 
     def durable(self, journal: Journal, value: Any, then: Callable[[], None]) -> None:

@@ -18,13 +18,17 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = ["Event", "History"]
 
+_new_event = tuple.__new__  # Event(...) without the keyword-handling constructor
 
-@dataclass(frozen=True, slots=True)
-class Event:
+
+class Event(NamedTuple):
+    """One thing a component did (a tuple: a run records hundreds, so each costs one
+    allocation)."""
+
     t_ns: int
     component: str
     kind: str
@@ -45,7 +49,7 @@ class History:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def record(self, t_ns: int, component: str, kind: str, *fields: Any) -> None:
-        self.events.append(Event(t_ns, component, kind, fields))
+        self.events.append(_new_event(Event, (t_ns, component, kind, fields)))
 
     def fault(self, t_ns: int, name: str, detail: str) -> None:
         self.faults.append((t_ns, name, detail))

@@ -36,9 +36,12 @@ class Disk(Protocol):
     def delete(self, file: str) -> None: ...
 
 
+_ENCODE = json.JSONEncoder(separators=(",", ":")).encode  # made once: dumps(**kw) makes one a call
+
+
 def encode_record(value: Any) -> bytes:
-    body = json.dumps(value, separators=(",", ":")).encode()
-    return struct.pack(">I", zlib.crc32(body)) + body
+    body = _ENCODE(value).encode()
+    return zlib.crc32(body).to_bytes(4, "big") + body
 
 
 def decode_record(raw: bytes) -> Any | None:

@@ -40,7 +40,7 @@ from typing import Any
 from labsupport.sim import MS
 
 __all__ = ["Frame", "Heartbeat", "ResendRequest", "GapFill", "Received", "Session",
-           "SESSION_TYPES"]
+           "SESSION_TYPES", "QUIET"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +86,10 @@ class Received:
     replies: list[Any] = field(default_factory=list)
     up: bool = False
     restarted: bool = False
+
+
+QUIET = Received((), ())  # type: ignore[arg-type]  # shared and read-only: empty tuples
+"""What :meth:`Session.receive` returns for a heartbeat that changes nothing (no allocation)."""
 
 
 class Session:
@@ -136,7 +140,12 @@ class Session:
 
     # -- receiving ----------------------------------------------------------------------------
     def receive(self, msg: Any, now_ns: int) -> Received:
-        """Apply one session message from the peer."""
+        """Apply one session message from the peer (:data:`QUIET` when nothing came of it)."""
+        kind = type(msg)
+        if (kind is Heartbeat and msg.src_epoch == self.peer_epoch and msg.dst_epoch == self.epoch
+                and msg.next_seq <= self.next_in and not self.held):
+            self.last_heard_ns = now_ns  # the peer is alive and we miss nothing: most messages
+            return QUIET
         out = Received()
         if msg.src_epoch < self.peer_epoch:
             return out  # from an incarnation of the peer that is dead
@@ -147,7 +156,6 @@ class Session:
             if type(msg) is Heartbeat:  # it does not know us yet: introduce ourselves
                 out.replies.append(self.heartbeat())
             return out  # frames for an earlier incarnation of ours are not ours to deliver
-        kind = type(msg)
         if kind is Frame:
             self._frame(msg, now_ns, out)
         elif kind is Heartbeat:
