@@ -1,13 +1,14 @@
-"""Lab 12 tick-level fills: queue position in Lab 02's book, the market maker, the explorers."""
+"""Lab 12 tick-level fills: queue position in Lab 02's and Lab 11's books, the market maker, the explorers."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from labsupport.backtest import ParamError, sample_bars
+from labsupport.backtest import ParamError, sample_bars, venues
 from labsupport.backtest.explore import overfit_view, sma_explorer, sma_view
 from labsupport.backtest.ticks import ACCOUNT, MarketMaker, run_market_maker
+from labsupport.fastbook import cython_available
 from labsupport.marketdata import OrderFlowConfig, generate_order_flow
 from labsupport.orderbook import BUY, LIMIT, MARKET, SELL, MatchingEngine
 
@@ -42,6 +43,35 @@ def test_requoting_less_often_changes_the_fills(flow):
     fast = run_market_maker(flow.events, 0, MarketMaker(requote_every=10))
     slow = run_market_maker(flow.events, 0, MarketMaker(requote_every=500))
     assert fast.quotes > slow.quotes and fast.fills != slow.fills
+
+
+def _outcome(r):
+    return (r.events, r.fills, r.shares, r.quotes, r.position, r.realized_pnl, r.unrealized_pnl,
+            r.seq.tolist(), r.pnl.tolist(), r.inventory.tolist())
+
+
+@pytest.mark.parametrize("backend", ["cython", "numba"])
+@pytest.mark.parametrize("seed", [3, 17, 58])
+def test_compiled_book_gives_lab02s_fills_queue_positions_and_pnl(seed, backend):
+    if backend == "cython" and not cython_available():
+        pytest.skip("Lab 11's Cython extension is not built")
+    print(f"seed {seed}")
+    events = generate_order_flow(OrderFlowConfig(n_events=15_000, n_symbols=2, seed=seed)).events
+    for symbol in (0, 1):
+        maker = dict(qty=100, max_position=300, requote_every=7 + seed % 20)
+        ref = run_market_maker(events, symbol, MarketMaker(**maker), engine="python")
+        fast = run_market_maker(events, symbol, MarketMaker(**maker), engine=backend)
+        assert ref.engine == "python" and fast.engine == backend and ref.fills > 0
+        assert _outcome(fast) == _outcome(ref)  # every fill, every mark: the same queue positions
+
+
+def test_auto_engine_is_cython_when_built_else_lab02(flow, monkeypatch):
+    auto = run_market_maker(flow.events[:3000], 0)
+    assert auto.engine == ("cython" if cython_available() else "python")
+    monkeypatch.setattr("labsupport.fastbook.cython_available", lambda: False)
+    assert run_market_maker(flow.events[:3000], 0).engine == "python"
+    with pytest.raises(ParamError, match="unknown book engine 'rust'"):
+        venues.make_venue(flow.events, 0, ACCOUNT, "rust")
 
 
 def test_market_maker_parameters_are_checked():

@@ -3,9 +3,9 @@
 Modules, in the order data flows: errors.py, bars.py (the Bars series and its checks),
 sources.py (CSV, partitioned Parquet read lazily, Lab 08's store, the generator), indicators.py
 (exact SMA, backtrader's crossover), strategies.py, costs.py, engine.py (event-driven),
-vector.py (vectorised, numba), result.py (fills -> trades and equity), stats.py, ticks.py
-(tick-level fills on Lab 02's book, the market maker), sweep.py (Dask), report.py (tear sheets,
-HTML), peers.py (backtrader, backtesting.py); then __main__.py, bench.py, explore.py.
+vector.py (vectorised, numba), result.py (fills -> trades and equity), stats.py, venues.py (the
+simulated book: Lab 11's compiled engine or Lab 02's), ticks.py (tick-level fills, the market
+maker), sweep.py (Dask), report.py (tear sheets, HTML), peers.py (backtrader, backtesting.py); then __main__.py, bench.py, explore.py.
 
     from labsupport.backtest import load_bars, make_strategy, EventEngine, VectorEngine
     bars = load_bars("data/bt")["ACME"]

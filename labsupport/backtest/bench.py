@@ -7,7 +7,8 @@ What is measured, in one run:
   candidates' fills are identical to the vectorised path's, on the very bars timed;
 - a sweep of ``runs`` parameter sets on a LocalCluster of 1 and of 2 worker processes (startup
   excluded; one warm-up sweep first so that both clusters have read the data and compiled);
-- tick-level fills: events/s through Lab 02's matching engine with the market maker quoting.
+- tick-level fills: market events/s (CPU time) with the market maker quoting, on Lab 02's
+  matching engine and on Lab 11's compiled ones (Cython, Numba), whose fills must be the same.
 Targets (from the lab's brief): event >= 10x backtrader, vectorised >= 100x, 2 workers >= 1.7x
 1 worker, >= 1 M ticks/s per worker. Misses are printed, not hidden.
 
@@ -83,15 +84,26 @@ def sweep_scaling(runs: int, ticks: int = 400_000) -> list[dict]:
     return out
 
 
-def tick_rate(events: int) -> dict:
+def tick_rates(events: int, engines: tuple[str, ...] = ("python", "cython", "numba")) -> list[dict]:
+    """Market events/s (CPU time) through each book engine with the market maker quoting;
+    ``same_fills``: the run's fills, marks and PnL equal the Lab 02 run's."""
+    from ..fastbook import cython_available
     from ..marketdata import OrderFlowConfig, generate_order_flow
 
     flow = generate_order_flow(OrderFlowConfig(n_events=events, n_symbols=1, seed=4))
-    t0 = time.perf_counter()
-    r = run_market_maker(flow.events, 0)
-    s = time.perf_counter() - t0
-    return {"name": "market maker on Lab 02's book", "events": r.events, "ticks_per_s": r.events / s,
-            "maker_fills": r.fills}
+    out, ref = [], None
+    for name in engines:
+        if name == "cython" and not cython_available():
+            continue
+        run_market_maker(flow.events[:2_000], 0, engine=name)  # compile / warm
+        t0 = time.process_time()
+        r = run_market_maker(flow.events, 0, engine=name)
+        s = time.process_time() - t0
+        key = (r.fills, r.shares, r.position, r.realized_pnl, r.pnl.tolist())
+        ref = ref or key
+        out.append({"name": f"market maker on {name} book", "events": r.events,
+                    "ticks_per_s": r.events / s, "maker_fills": r.fills, "same_fills": key == ref})
+    return out
 
 
 def build_parser() -> cli.ArgumentParser:
@@ -114,8 +126,9 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_sweep:
         for r in sweep_scaling(args.runs):
             report.add(r.pop("name"), section="sweep scaling", **r)
-    t = tick_rate(args.events)
-    report.add(t.pop("name"), section="tick-level fills", **t)
+    ticks = tick_rates(args.events)
+    for t in ticks:
+        report.add(t.pop("name"), section="tick-level fills, CPU time", **t)
     report.print()
     rates = {r["name"]: r for r in report.rows}
     misses = []
@@ -127,8 +140,9 @@ def main(argv: list[str] | None = None) -> int:
     sw = rates.get("sweep, 2 worker(s)")
     if sw and sw["speedup"] < 1.7:
         misses.append(f"2 workers are {sw['speedup']:.2f}x 1 worker (target 1.7x; {os.cpu_count()} CPUs here)")
-    if t["ticks_per_s"] < 1e6:
-        misses.append(f"tick-level fills at {t['ticks_per_s']:,.0f} ticks/s (target 1 M/s)")
+    fastest = max(ticks[1:] or ticks, key=lambda t: t["ticks_per_s"])
+    if fastest["ticks_per_s"] < 1e6:
+        misses.append(f"tick-level fills at {fastest['ticks_per_s']:,.0f} ticks/s (target 1 M/s)")
     print("\nmisses: " + ("; ".join(misses) if misses else "none"))
     print(f"report: {report.write()}")
     return 0
