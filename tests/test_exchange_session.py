@@ -251,3 +251,61 @@ def test_cancel_of_unknown_order_is_order_cancel_reject() -> None:
     assert (rej.get(35), rej.get(37), rej.get(41), rej.get(102), rej.get(434)) == (
         "9", "NONE", "nope", "1", "1")
     assert sent == []
+
+
+def test_resend_request_with_a_bad_range_is_rejected_and_the_session_stays() -> None:
+    s = active()
+    s.receive(msg("2", 2, (7, "x"), (16, 0)))
+    (rej,) = out(s)
+    assert (rej.get(35), rej.get(373), rej.get(371)) == ("3", "5", "7") and not s.closed
+
+
+def test_sending_time_is_formatted_per_millisecond_and_rolls_over_seconds() -> None:
+    from labsupport.exchange.session import utc_timestamp
+
+    base = 1_767_225_600.0  # 2026-01-01 00:00:00 UTC
+    assert utc_timestamp(base + 0.9995) == utc_timestamp(base + 0.9991) == "20260101-00:00:00.999"
+    assert utc_timestamp(base + 1.0) == "20260101-00:00:01.000"
+    assert utc_timestamp(base + 61.25) == "20260101-00:01:01.250"
+    assert utc_timestamp(base + 0.9995) == "20260101-00:00:00.999"  # back again: no stale text
+
+
+def test_reports_on_the_hot_path_are_the_bytes_lab13_encodes() -> None:
+    """The gateway writes reports as one formatted string; Lab 13 parses each one (BodyLength
+    and CheckSum checked) and re-encodes it to the very same bytes."""
+    gw, s, sent = gateway_session()
+    gw.receive(s, order(2, (1, "ACC1")) + order(3, change={40: "1", 59: "3"}, drop=44))
+    gw.receive(s, msg("F", 4, (41, "o2"), (11, "c1"), (55, "AAA"), (54, "1")))
+    assert [m["k"] for m in sent] == ["new", "new", "cxl"]
+    for m in sent[:2]:  # the matcher's answers, by hand: acks, a fill at a fractional average
+        gw.on_event({"k": "er", "oid": m["oid"], "x": "new"})
+    gw.on_event({"k": "er", "oid": sent[0]["oid"], "x": "fill", "lq": 3, "lp": 10001, "lv": 7})
+    gw.on_event({"k": "er", "oid": sent[0]["oid"], "x": "fill", "lq": 4, "lp": 10000, "lv": 3})
+    gw.on_event({"k": "er", "oid": sent[0]["oid"], "x": "cxl"})
+    gw.on_event({"k": "er", "oid": sent[1]["oid"], "x": "exp"})
+    raw = s.take_output()
+    st = FixStream()
+    st.feed(raw)
+    reports = list(st)
+    assert st.rejects == 0 and [m.get(150) for m in reports] == ["0", "0", "F", "F", "4", "4"]
+    assert b"".join(m.encode() for m in reports) == raw
+    fill2 = reports[3]
+    assert (fill2.get(14), fill2.get(151), fill2.get(6), fill2.get(31), fill2.get(1)) == (
+        "7", "3", "100.004286", "100", "ACC1")
+    assert reports[1].get(44) is None and reports[0].get(44) == "100"
+    assert (reports[4].get(11), reports[4].get(41)) == ("c1", "o2")
+
+
+def test_itch_packing_is_lab13_encode_tuple() -> None:
+    from labsupport.exchange.marketdata import MarketData
+    from labsupport.protocols.itch import encode_tuple
+
+    wall = 1_767_225_600_123_456_789
+    md = MarketData(["AAA", "BBBB"], wall_ns=lambda: wall)
+    ts = wall % 86_400_000_000_000
+    ops = [["A", 77 << 8, 1, 10001, 50], ["A", 78 << 8, -1, 9999, 7], ["E", 77 << 8, 20, 3],
+           ["D", 78 << 8], ["U", 77 << 8, (77 << 8) + 1, 30, 10002]]
+    expected = [("A", 2, 0, ts, 77 << 8, "B", 50, "BBBB", 1_000_100),
+                ("A", 2, 0, ts, 78 << 8, "S", 7, "BBBB", 999_900), ("E", 2, 0, ts, 77 << 8, 20, 3),
+                ("D", 2, 0, ts, 78 << 8), ("U", 2, 0, ts, 77 << 8, (77 << 8) + 1, 30, 1_000_200)]
+    assert md._itch_messages("BBBB", ops) == [encode_tuple(t) for t in expected]

@@ -17,32 +17,51 @@ SenderCompID (one live session each) and a table of :class:`OrderState` by excha
   ``fill``, ``cxl``, ``exp``, ``rpl``, ``rej``) and writes the ExecutionReport (35=8) or the
   OrderCancelReject (35=9) to the owning session, which may be offline (then the report is
   kept in its store and resent when the client asks).
+
+The report is the hot path (about two per order): it is written as one formatted string, with
+the fields that stay the same for the life of an order (1, 55, 54, 38, 44) kept pre-formatted
+on its :class:`OrderState`, integer prices formatted through a cache, and the body encoded
+once for the wire and for the resend store alike.
 """
 
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
+from functools import lru_cache
 
 from labsupport.orderbook import BUY, FOK, IOC, LIMIT, MARKET, SELL
-from labsupport.protocols.fix import FixMessage
 
-from .session import EXCHANGE_COMP_ID, FixSession, SessionStore, utc_timestamp
+from .session import (
+    EXCHANGE_COMP_ID,
+    Fields,
+    FixSession,
+    SessionStore,
+    encode_fields,
+    utc_timestamp,
+)
 
 __all__ = ["Gateway", "OrderState", "TICKS_PER_UNIT", "format_price"]
 
 TICKS_PER_UNIT = 100  # Lab 02's PRICE_SCALE: prices are cents
+ACK_SAMPLES = 100_000  # latency samples kept (the newest), for the Latency RPC
 _SIDES = {"1": BUY, "2": SELL}
 _REQUIRED = {"D": (11, 55, 54, 38, 40), "F": (41, 11, 55, 54), "G": (41, 11, 55, 54, 38, 40)}
+
+
+@lru_cache(maxsize=1 << 14)
+def _tick_text(ticks: int) -> str:
+    whole, cents = divmod(ticks, TICKS_PER_UNIT)
+    return str(whole) if cents == 0 else f"{whole}.{cents:02d}".rstrip("0")
 
 
 def format_price(value: Fraction | int) -> str:
     """Ticks (or a fraction of ticks) as a FIX price text: ``10025`` -> ``"100.25"``."""
     if isinstance(value, int) or value.denominator == 1:
-        whole, cents = divmod(int(value), TICKS_PER_UNIT)
-        return str(whole) if cents == 0 else f"{whole}.{cents:02d}".rstrip("0")
+        return _tick_text(int(value))
     units = Fraction(value) / TICKS_PER_UNIT
     exact = (units * 10**6).denominator == 1
     text = format(Decimal(units.numerator) / Decimal(units.denominator), "f") if exact \
@@ -54,7 +73,7 @@ class OrderState:
     """The client's view of one order."""
 
     __slots__ = ("oid", "comp", "clordid", "account", "symbol", "side", "qty", "price", "otype",
-                 "cum", "notional", "leaves", "status", "pending", "done")
+                 "cum", "notional", "leaves", "status", "pending", "done", "fixed")
 
     def __init__(self, oid: int, comp: str, clordid: str, account: str, symbol: str, side: int,
                  qty: int, price: int, otype: int) -> None:
@@ -66,10 +85,23 @@ class OrderState:
         self.status = "A"  # 39: A pending new, 0 new, 1 partial, 2 filled, 4 canceled, 8 rejected
         self.pending: dict | None = None  # the cancel or replace waiting for its answer
         self.done = False
+        self.fixed = ""  # fields 1, 55, 54, 38, 44 of its reports, formatted (see ``fields``)
 
     @property
     def avg_px(self) -> str:
-        return format_price(Fraction(self.notional, self.cum)) if self.cum else "0"
+        if not self.cum:
+            return "0"
+        whole, rest = divmod(self.notional, self.cum)
+        return _tick_text(whole) if rest == 0 else format_price(Fraction(self.notional, self.cum))
+
+    def fields(self) -> str:
+        """``1=..|55=..|54=..|38=..|44=..|`` of its reports (44 only for a priced order),
+        formatted on first use and again after a replace changes 38 or 44."""
+        if not self.fixed:
+            px = "" if self.otype == MARKET else f"44={format_price(self.price)}\x01"
+            self.fixed = (f"1={self.account}\x0155={self.symbol}\x01"
+                          f"54={'1' if self.side == BUY else '2'}\x0138={self.qty}\x01{px}")
+        return self.fixed
 
 
 class Gateway:
@@ -87,7 +119,7 @@ class Gateway:
         self.by_clordid: dict[tuple[str, str], OrderState] = {}
         self.next_oid = first_order_id
         self.exec_ids = 0
-        self.acks: list[tuple[list, int]] = []  # (hop stamps, ack time) for latency reports
+        self.acks: deque[tuple[list, int]] = deque(maxlen=ACK_SAMPLES)  # (hop stamps, ack time)
         self.keep_stamps = True
         self.counts = {"orders": 0, "cancels": 0, "replaces": 0, "reports": 0, "rejects": 0,
                        "offline_reports": 0, "dropped": 0}
@@ -120,7 +152,7 @@ class Gateway:
         return self.live.get(comp)
 
     # ------------------------------------------------------------------ validation
-    def _fields(self, s: FixSession, msg: FixMessage, mtype: str) -> dict | None:
+    def _fields(self, s: FixSession, msg: Fields, mtype: str) -> dict | None:
         """The order fields of a D/F/G, or None after a session Reject."""
         for tag in _REQUIRED[mtype]:
             v = msg.get(tag)
@@ -171,7 +203,7 @@ class Gateway:
         return out
 
     # ------------------------------------------------------------------ application
-    def _application(self, s: FixSession, msg: FixMessage) -> None:
+    def _application(self, s: FixSession, msg: Fields) -> None:
         mtype = msg.get(35) or ""
         if mtype not in _REQUIRED:
             s.reject(msg, 11, f"MsgType {mtype} is not supported here", 35)
@@ -188,7 +220,7 @@ class Gateway:
     def _stamp(self) -> list:
         return [["gateway_in", self.clock()]]
 
-    def _new(self, comp: str, msg: FixMessage, f: dict) -> None:
+    def _new(self, comp: str, msg: Fields, f: dict) -> None:
         self.counts["orders"] += 1
         clordid, symbol = f["clordid"], f["symbol"]
         oid = self.next_oid
@@ -214,7 +246,7 @@ class Gateway:
         self.emit({"k": "new", "oid": oid, "sym": symbol, "side": f["side"], "ot": f["otype"],
                    "px": f["price"], "qty": f["qty"], "acct": order.account, "ts": self._stamp()})
 
-    def _amend(self, comp: str, msg: FixMessage, f: dict, mtype: str) -> None:
+    def _amend(self, comp: str, msg: Fields, f: dict, mtype: str) -> None:
         self.counts["cancels" if mtype == "F" else "replaces"] += 1
         order = self.by_clordid.get((comp, msg.get(41) or ""))
         if order is None or order.done or order.pending is not None:
@@ -240,35 +272,32 @@ class Gateway:
                    "qty": left, "ts": self._stamp()})
 
     # ------------------------------------------------------------------ reports
-    def _send(self, comp: str, mtype: str, fields: list[tuple[int, object]]) -> None:
-        store = self.stores.get(comp)
+    def _send(self, comp: str, mtype: str, body: bytes) -> None:
+        """One encoded message body to ``comp``'s session, or to its store when it is offline
+        (numbered and kept, for a ResendRequest later)."""
         session = self.live.get(comp)
         if session is not None:
-            session.send(mtype, fields)
-        elif store is not None:  # offline: numbered and kept, for a ResendRequest later
+            session.send_body(mtype, body)
+            return
+        store = self.stores.get(comp)
+        if store is not None:
             self.counts["offline_reports"] += 1
             seq = store.next_out
             store.next_out += 1
-            store.sent[seq] = (mtype, fields, utc_timestamp(self.wall()))
+            store.sent[seq] = (mtype, body, utc_timestamp(self.wall()))
 
     def _report(self, order: OrderState, exec_type: str, *, last_qty: int = 0, last_px: int = 0,
                 clordid: str | None = None, orig: str | None = None, text: str = "") -> None:
+        """ExecutionReport: 37 11 [41] 17 150 39 1 55 54 38 [44] 32 31 151 14 6 60 [58]."""
         self.exec_ids += 1
         self.counts["reports"] += 1
-        fields: list[tuple[int, object]] = [
-            (37, order.oid), (11, clordid or order.clordid)]
-        if orig is not None:
-            fields.append((41, orig))
-        fields += [(17, f"E{self.exec_ids}"), (150, exec_type), (39, order.status),
-                   (1, order.account), (55, order.symbol), (54, "1" if order.side == BUY else "2"),
-                   (38, order.qty)]
-        if order.otype != MARKET:
-            fields.append((44, format_price(order.price)))
-        fields += [(32, last_qty), (31, format_price(last_px)), (151, order.leaves),
-                   (14, order.cum), (6, order.avg_px), (60, utc_timestamp(self.wall()))]
-        if text:
-            fields.append((58, text))
-        self._send(order.comp, "8", fields)
+        orig_f = "" if orig is None else f"41={orig}\x01"
+        text_f = f"58={text}\x01" if text else ""
+        body = (f"37={order.oid}\x0111={clordid or order.clordid}\x01{orig_f}"
+                f"17=E{self.exec_ids}\x01150={exec_type}\x0139={order.status}\x01{order.fields()}"
+                f"32={last_qty}\x0131={_tick_text(last_px)}\x01151={order.leaves}\x01"
+                f"14={order.cum}\x016={order.avg_px}\x0160={utc_timestamp(self.wall())}\x01{text_f}")
+        self._send(order.comp, "8", body.encode("latin-1"))
 
     def _reject(self, order: OrderState, reason: str) -> None:
         self.counts["rejects"] += 1
@@ -277,10 +306,10 @@ class Gateway:
 
     def _cancel_reject(self, comp: str, clordid: str, orig: str, order: OrderState | None,
                        why: str, mtype: str) -> None:
-        self._send(comp, "9", [
+        self._send(comp, "9", encode_fields([
             (37, order.oid if order is not None else "NONE"), (11, clordid), (41, orig),
             (39, order.status if order is not None else "8"), (434, "1" if mtype == "F" else "2"),
-            (102, 1 if order is None else 0 if order.done else 3), (58, why)])
+            (102, 1 if order is None else 0 if order.done else 3), (58, why)]))
 
     def on_event(self, ev: dict) -> None:
         """One per-order event from risk or matching (see the module docstring)."""
@@ -314,7 +343,7 @@ class Gateway:
             orig = order.clordid
             order.clordid, order.qty, order.price = pend.get("clordid", orig), pend.get(
                 "qty", order.qty), pend.get("px", order.price)
-            order.leaves, order.pending = ev["lv"], None
+            order.leaves, order.pending, order.fixed = ev["lv"], None, ""
             self.by_clordid[(order.comp, order.clordid)] = order
             self._report(order, "5", orig=orig)
         elif x == "rej":

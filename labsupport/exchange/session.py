@@ -14,7 +14,10 @@ tested message by message.
 
 - Framing is Lab 13's :class:`~labsupport.protocols.fix.FixStream`: a message with a bad
   CheckSum or BodyLength is *garbled* and, as the spec says, dropped without consuming a
-  sequence number; it is counted in :attr:`FixSession.dropped`.
+  sequence number; it is counted in :attr:`FixSession.dropped`. Each parsed message is read
+  once into a :data:`Fields` dict (tag -> text, the first occurrence of a tag wins, as in
+  Lab 13's ``FixMessage.get``): the session and the gateway look up some twenty tags per
+  order, and a plain ``dict.get`` is the cheapest lookup Python has.
 - Inbound MsgSeqNum: equal to the expected one is processed; higher means messages were lost:
   the message is parked, a ResendRequest for ``expected..0`` (0 = "to infinity") goes out once,
   and parked messages are processed as soon as the gap is filled (by resent messages or by a
@@ -23,6 +26,9 @@ tested message by message.
 - Outbound: every message gets the next MsgSeqNum; application messages are kept in the
   :class:`SessionStore` so a ResendRequest is answered by resending them with 43=Y and 122
   OrigSendingTime, each run of administrative messages replaced by one SequenceReset-GapFill.
+  A message's body is encoded once (:func:`encode_fields`, or by the caller with
+  :meth:`FixSession.send_body`) and kept as bytes: a resend puts a new header in front of the
+  same bytes, and a store of immutable bytes costs the garbage collector nothing to scan.
   The store outlives a connection: a client that logs on again without ResetSeqNumFlag
   (141=Y) continues its sequence numbers and can ask for what it missed.
 - Heartbeats: silence on our side for HeartBtInt seconds sends a Heartbeat; silence on the
@@ -38,13 +44,14 @@ from dataclasses import dataclass, field
 
 from labsupport.protocols.fix import FixMessage, FixReject, FixStream
 
-__all__ = ["ADMIN_TYPES", "EXCHANGE_COMP_ID", "ExchangeError", "FixSession", "SessionStore",
-           "encode_message", "utc_timestamp"]
+__all__ = ["ADMIN_TYPES", "EXCHANGE_COMP_ID", "ExchangeError", "Fields", "FixSession",
+           "SessionStore", "encode_fields", "encode_message", "fields_of", "utc_timestamp"]
 
 EXCHANGE_COMP_ID = "LABX"
 ADMIN_TYPES = frozenset("012345A")
 STORE_LIMIT = 200_000  # application messages kept for resend per session
-_PROCESSED = FixMessage([])  # parks the number of a Logon that came after a gap
+Fields = dict[int, str]  # an inbound message: tag -> text
+_PROCESSED: Fields = {}  # parks the number of a Logon that came after a gap
 
 
 class ExchangeError(Exception):
@@ -52,24 +59,43 @@ class ExchangeError(Exception):
 
 
 _second: list = [-1, ""]  # the last whole second formatted, and its text
+_milli: list = [-1, ""]  # the last millisecond formatted, and its text
 
 
 def utc_timestamp(epoch_s: float) -> str:
-    """FIX UTCTimestamp with milliseconds: ``20260101-12:00:00.000``."""
+    """FIX UTCTimestamp with milliseconds: ``20260101-12:00:00.000``. Formatted once per
+    millisecond (a busy gateway stamps many reports within one)."""
     whole = int(epoch_s)
+    key = whole * 1000 + int((epoch_s - whole) * 1000)
+    if key == _milli[0]:
+        return _milli[1]
     if whole != _second[0]:
         _second[0], _second[1] = whole, time.strftime("%Y%m%d-%H:%M:%S", time.gmtime(whole))
-    return f"{_second[1]}.{int((epoch_s - whole) * 1000):03d}"
+    _milli[0], _milli[1] = key, f"{_second[1]}.{key - whole * 1000:03d}"
+    return _milli[1]
 
 
-def encode_message(msg_type: str, header: bytes, fields: list[tuple[int, object]]) -> bytes:
-    """A FIX 4.4 message from pre-encoded header fields and body fields (values are bytes,
-    str or int), with BodyLength and CheckSum; the same bytes Lab 13's ``encode`` makes, on
-    the gateway's hot path."""
-    body = b"35=" + msg_type.encode() + b"\x01" + header + b"".join(
-        [b"%d=%s\x01" % (t, v if isinstance(v, bytes) else str(v).encode("latin-1"))
-         for t, v in fields])
-    msg = b"8=FIX.4.4\x019=%d\x01" % len(body) + body
+def fields_of(msg: FixMessage) -> Fields:
+    """A parsed message as tag -> text; the first occurrence of a repeated tag wins."""
+    return {t: v.decode("latin-1") for t, v in reversed(msg.fields)}
+
+
+def _number(text: str | None) -> int:
+    """A non-negative integer field's value, -1 if absent or not a number."""
+    return int(text) if text is not None and text.isdigit() else -1
+
+
+def encode_fields(fields: list[tuple[int, object]]) -> bytes:
+    """Body fields (values bytes, str or int) as ``tag=value<SOH>`` bytes."""
+    return b"".join([b"%d=%s\x01" % (t, v if isinstance(v, bytes) else str(v).encode("latin-1"))
+                     for t, v in fields])
+
+
+def encode_message(msg_type: str, header: bytes, body: bytes) -> bytes:
+    """A FIX 4.4 message from its encoded header fields and body fields, with BodyLength and
+    CheckSum: the same bytes Lab 13's ``encode`` makes."""
+    inner = b"35=%s\x01%s%s" % (msg_type.encode(), header, body)
+    msg = b"8=FIX.4.4\x019=%d\x01%s" % (len(inner), inner)
     return msg + b"10=%03d\x01" % (sum(msg) & 0xFF)
 
 
@@ -79,7 +105,7 @@ class SessionStore:
 
     next_in: int = 1
     next_out: int = 1
-    sent: dict[int, tuple[str, list[tuple[int, object]], str]] = field(default_factory=dict)
+    sent: dict[int, tuple[str, bytes, str]] = field(default_factory=dict)  # type, body, 52
 
     def reset(self) -> None:
         self.next_in = self.next_out = 1
@@ -106,7 +132,8 @@ class FixSession:
         self.store = SessionStore()
         self.heartbeat_ns = 30_000_000_000
         self.outbox: list[bytes] = []
-        self.parked: dict[int, FixMessage] = {}
+        self._prefix = (b"", b"")  # (peer, its encoded 49 and 56 fields and "34=")
+        self.parked: dict[int, Fields] = {}
         self.resend_requested = False
         self.test_request: tuple[str, int] | None = None  # (TestReqID, sent at)
         self.close_reason = ""
@@ -122,23 +149,31 @@ class FixSession:
     # ------------------------------------------------------------------ output
     def send(self, msg_type: str, fields: list[tuple[int, object]]) -> int:
         """Queue one message with the next MsgSeqNum; returns that number."""
+        return self.send_body(msg_type, encode_fields(fields))
+
+    def send_body(self, msg_type: str, body: bytes) -> int:
+        """:meth:`send` with the body fields already encoded (``tag=value<SOH>`` bytes)."""
         st = self.store
         seq = st.next_out
         st.next_out += 1
         sending = utc_timestamp(self.wall())
         if msg_type not in ADMIN_TYPES:
-            st.sent[seq] = (msg_type, fields, sending)
+            st.sent[seq] = (msg_type, body, sending)
             if len(st.sent) > STORE_LIMIT:
                 del st.sent[next(iter(st.sent))]
         if self.state != "closed" or msg_type == "5":
-            self._emit(msg_type, seq, sending, fields)
+            self._emit(msg_type, seq, sending, body)
         return seq
 
-    def _emit(self, msg_type: str, seq: int, sending: str, fields: list[tuple[int, object]],
+    def _emit(self, msg_type: str, seq: int, sending: str, body: bytes,
               extra: list[tuple[int, object]] | None = None) -> None:
-        header = b"49=%s\x0156=%s\x0134=%d\x0152=%s\x01" % (
-            self.comp_id.encode(), (self.peer or "").encode(), seq, sending.encode())
-        self.outbox.append(encode_message(msg_type, header, (extra or []) + fields))
+        peer = (self.peer or "").encode()
+        if self._prefix[0] != peer:
+            self._prefix = (peer, b"49=%s\x0156=%s\x0134=" % (self.comp_id.encode(), peer))
+        header = b"%s%d\x0152=%s\x01" % (self._prefix[1], seq, sending.encode())
+        if extra:
+            header += encode_fields(extra)
+        self.outbox.append(encode_message(msg_type, header, body))
         self.last_out = self.clock()
 
     def take_output(self) -> bytes:
@@ -147,7 +182,7 @@ class FixSession:
         self.outbox.clear()
         return out
 
-    def reject(self, msg: FixMessage, reason: int, text: str, tag: int | None = None) -> None:
+    def reject(self, msg: Fields, reason: int, text: str, tag: int | None = None) -> None:
         """Session-level Reject (35=3) of ``msg``: 45 RefSeqNum, 372 RefMsgType, 373, 371, 58."""
         fields: list[tuple[int, object]] = [(45, msg.get(34, "0")), (372, msg.get(35, ""))]
         if tag is not None:
@@ -173,11 +208,11 @@ class FixSession:
         return self.state == "closed"
 
     # ------------------------------------------------------------------ input
-    def receive(self, data: bytes) -> list[FixMessage]:
+    def receive(self, data: bytes) -> list[Fields]:
         """Feed bytes from the connection; returns the application messages to act on, in
         sequence order (administrative messages are answered here)."""
         self.stream.feed(data)
-        app: list[FixMessage] = []
+        app: list[Fields] = []
         for item in self.stream:
             if self.state == "closed":
                 break
@@ -186,10 +221,10 @@ class FixSession:
                 continue
             self.last_in = self.clock()
             self.messages_in += 1
-            self._sequenced(item, app)
+            self._sequenced(fields_of(item), app)
         return app
 
-    def _sequenced(self, msg: FixMessage, app: list[FixMessage]) -> None:
+    def _sequenced(self, msg: Fields, app: list[Fields]) -> None:
         seq_text = msg.get(34)
         if seq_text is None or not seq_text.isdigit():
             if self.state == "awaiting_logon":
@@ -225,7 +260,7 @@ class FixSession:
             self._dispatch(msg, app)
         self._drain(app)
 
-    def _drain(self, app: list[FixMessage]) -> None:
+    def _drain(self, app: list[Fields]) -> None:
         parked = self.parked
         while parked and self.state != "closed":
             expected = self.store.next_in
@@ -244,7 +279,7 @@ class FixSession:
         self.resend_requests_sent += 1
         self.send("2", [(7, begin), (16, 0)])
 
-    def _logon(self, msg: FixMessage) -> bool:
+    def _logon(self, msg: Fields) -> bool:
         peer = msg.get(49) or ""
         if msg.get(56) != self.comp_id:
             self.close(f"Logon TargetCompID(56) must be {self.comp_id}")
@@ -270,14 +305,14 @@ class FixSession:
         self.send("A", fields)
         return True
 
-    def _check_comp_ids(self, msg: FixMessage) -> bool:
+    def _check_comp_ids(self, msg: Fields) -> bool:
         if msg.get(49) != self.peer or msg.get(56) != self.comp_id:
             self.reject(msg, 9, "CompID problem: 49 or 56 does not match the session", 49)
             self.logout("CompID problem")
             return False
         return True
 
-    def _dispatch(self, msg: FixMessage, app: list[FixMessage]) -> None:
+    def _dispatch(self, msg: Fields, app: list[Fields]) -> None:
         mtype = msg.get(35) or ""
         if msg is _PROCESSED:
             return
@@ -301,7 +336,7 @@ class FixSession:
         else:
             app.append(msg)
 
-    def _gap_fill(self, msg: FixMessage) -> None:
+    def _gap_fill(self, msg: Fields) -> None:
         new = msg.get(36)
         if new is None or not new.isdigit():
             return self.reject(msg, 1 if new is None else 6, "SequenceReset needs NewSeqNo(36)", 36)
@@ -309,15 +344,15 @@ class FixSession:
             return self.reject(msg, 5, "NewSeqNo(36) would lower the expected MsgSeqNum", 36)
         self.store.next_in = int(new)
 
-    def _sequence_reset(self, msg: FixMessage, app: list[FixMessage]) -> None:
+    def _sequence_reset(self, msg: Fields, app: list[Fields]) -> None:
         new = msg.get(36)
         if new is None or not new.isdigit() or int(new) < self.store.next_in:
             return self.reject(msg, 5, "SequenceReset-Reset NewSeqNo(36) missing or too low", 36)
         self.store.next_in = int(new)
         self._drain(app)
 
-    def _resend(self, msg: FixMessage) -> None:
-        begin, end = msg.get_int(7, 0) or 0, msg.get_int(16, 0) or 0
+    def _resend(self, msg: Fields) -> None:
+        begin, end = _number(msg.get(7)), _number(msg.get(16, "0"))
         last = self.store.next_out - 1
         if begin < 1 or (end and end < begin):
             return self.reject(msg, 5, "ResendRequest range is not valid", 7)
@@ -330,14 +365,14 @@ class FixSession:
                     gap_from = s
                 continue
             if gap_from is not None:
-                self._emit("4", gap_from, utc_timestamp(self.wall()), [(123, "Y"), (36, s)],
-                           [(43, "Y")])
+                self._emit("4", gap_from, utc_timestamp(self.wall()),
+                           encode_fields([(123, "Y"), (36, s)]), [(43, "Y")])
                 gap_from = None
-            mtype, fields, sending = kept
-            self._emit(mtype, s, utc_timestamp(self.wall()), fields, [(43, "Y"), (122, sending)])
+            mtype, body, sending = kept
+            self._emit(mtype, s, utc_timestamp(self.wall()), body, [(43, "Y"), (122, sending)])
         if gap_from is not None:
-            self._emit("4", gap_from, utc_timestamp(self.wall()), [(123, "Y"), (36, end + 1)],
-                       [(43, "Y")])
+            self._emit("4", gap_from, utc_timestamp(self.wall()),
+                       encode_fields([(123, "Y"), (36, end + 1)]), [(43, "Y")])
 
     # ------------------------------------------------------------------ time
     def tick(self) -> None:
