@@ -59,7 +59,9 @@ def test_lab_table() -> None:
 def test_cli_lists_labs(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["list"]) == 0
     out = capsys.readouterr().out
-    assert "HTTP/1.1 server" in out and "planned" in out
+    assert "HTTP/1.1 server" in out
+    for lab in LABS:  # every lab on its line, with its status
+        assert any(line.split()[:2] == [lab.number, lab.status] for line in out.splitlines()), lab
 
 
 def test_cli_unknown_lab_is_one_line_and_exit_2() -> None:
