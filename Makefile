@@ -2,7 +2,7 @@
 #   make lab    install .[lab,peers,fast] and open JupyterLab on notebook 00
 #   make test   install every extra, run the unit tests and every notebook under nbval
 #   make run    re-execute every notebook in place (stored outputs stay fresh)
-#   make bench  run every lab's benchmark; JSON lands in build/bench/
+#   make bench  install the heavy peers too (Ray, vectorbt), run every lab's benchmark; JSON in build/bench/
 #   make lint   ruff
 
 SHELL := /bin/bash
@@ -46,6 +46,10 @@ $(VENV)/.installed-all: pyproject.toml setup.py labsupport/fastbook/_cyengine.py
 	$(PY) -m pip install --quiet -e '.[lab,test,peers,fast,dist]'
 	touch $@ $(VENV)/.installed-lab
 
+$(VENV)/.installed-heavy: $(VENV)/.installed-all
+	$(PY) -m pip install --quiet -e '.[heavy]'
+	touch $@
+
 venv: $(VENV)/.installed-all
 
 lab: $(VENV)/.installed-lab
@@ -65,7 +69,7 @@ run: $(VENV)/.installed-all
 	$(PY) -c "from labsupport.fastbook import _nbcore; _nbcore.warm_up()"  # Numba compiles once, to its disk cache
 	LAB_SCALE=$(TEST_SCALE) $(PY) -m labsupport run all --inplace
 
-bench: $(VENV)/.installed-all
+bench: $(VENV)/.installed-heavy
 	@mkdir -p $(BUILD)/bench
 	LAB_SCALE=$(BENCH_SCALE) $(PY) -m labsupport bench all
 

@@ -136,6 +136,44 @@ def test_dependency_starts_first_and_its_port_is_passed(tmp_path: Path) -> None:
             "echo": "running", "client": "running"}
 
 
+SLOW_START = ("import socketserver, sys, time\n"
+              "time.sleep(float(sys.argv[1]))\n"
+              "class H(socketserver.StreamRequestHandler):\n"
+              "    def handle(self):\n"
+              "        self.wfile.write(self.rfile.readline())\n"
+              "socketserver.TCPServer(('127.0.0.1', int(sys.argv[2])), H).serve_forever()\n")
+
+
+def test_parallel_start_overlaps_independent_services_and_keeps_dependencies(
+        tmp_path: Path) -> None:
+    # Three services each 0.6 s slow to start: a and b are independent, c needs both. In
+    # sequence that is >= 1.8 s; in parallel a and b overlap, and c still starts after both.
+    a, b = (py(n, SLOW_START, "0.6", "{port}", port="auto") for n in ("a", "b"))
+    c = py("c", SLOW_START, "0.6", "{port}", port="auto", depends_on=("a", "b"))
+    sup = Supervisor([c, a, b], run_dir=tmp_path, parallel=True)
+    with sup:
+        started = {n: t for t, n, what in sup.events if what.startswith("started")}
+        ready = {n: t for t, n, what in sup.events if what.startswith("ready")}
+        assert set(ready) == {"a", "b", "c"}
+        assert started["b"] < ready["a"] and started["a"] < ready["b"]  # overlapped
+        assert started["c"] >= max(ready["a"], ready["b"])  # its dependencies came first
+        assert all(ask(sup.port(n)) == b"ping\n" for n in "abc")
+    assert not any(pid_alive(sup.pid(n)) for n in "abc")
+
+
+def test_parallel_start_failure_stops_what_was_started(tmp_path: Path) -> None:
+    bad = py("bad", "import sys, time; time.sleep(0.3); print('no config'); sys.exit(4)",
+             port="auto")
+    ok = echo()
+    later = echo("later", depends_on=("bad",))
+    sup = Supervisor([ok, bad, later], run_dir=tmp_path, parallel=True)
+    with pytest.raises(ServiceStartError, match=r"exited with status 4(.|\n)*no config"):
+        sup.start()
+    assert not pid_alive(sup.pid("echo"))
+    assert "later" not in {n for _, n, what in sup.events if what.startswith("started")}
+    assert read_state(tmp_path)["state"] == "stopped"
+
+
 def test_line_probe_reads_the_port_the_service_reports(tmp_path: Path) -> None:
     code = ("import socket\ns = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()\n"
             "print('listening on 127.0.0.1:%d' % s.getsockname()[1], flush=True)\n"

@@ -152,6 +152,7 @@ class BackgroundProcess:
             self.log_path = Path(log_path)
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self.log_offset = 0  # where this run's output starts in the log (appended logs)
+        self.ready_deadline = 0.0  # monotonic time by which it must be ready (set at start)
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self, wait_ready: bool = True) -> BackgroundProcess:
@@ -167,6 +168,7 @@ class BackgroundProcess:
             )
         finally:
             log.close()
+        self.ready_deadline = time.monotonic() + self.ready_timeout_s
         if self.cpu is not None:
             pin_to_cpu(self.cpu, self.proc.pid)
         if wait_ready and (self.port is not None or self.ready is not None):
@@ -190,28 +192,32 @@ class BackgroundProcess:
 
     def wait_ready(self) -> None:
         """Block until :meth:`is_ready`; :class:`ProcessError` with the log tail if it exits or
-        the timeout passes first."""
+        the timeout passes first (counted from the start)."""
+        while not self.poll_ready():
+            time.sleep(0.02)
+
+    def poll_ready(self) -> bool:
+        """One step of :meth:`wait_ready`: true once ready, false while still starting;
+        :class:`ProcessError` if it exited first or its ``ready_timeout_s`` has passed."""
         assert self.proc is not None
-        deadline = time.monotonic() + self.ready_timeout_s
         what = ("ready" if self.ready is not None
                 else f"listening on {self.host}:{self.port}")
-        while True:
-            exited = self.proc.poll() is not None
-            if self.is_ready():  # checked first: a short job may print its line and exit
-                return
-            if exited:
-                raise ProcessError(
-                    f"{self.name} exited with status {self.proc.returncode} before "
-                    f"{what}; its output:\n{self.log_tail()}"
-                )
-            if time.monotonic() > deadline:
-                verb = "was not ready" if self.ready is not None else "did not listen on"
-                where = "" if self.ready is not None else f" {self.host}:{self.port}"
-                raise ProcessError(
-                    f"{self.name} {verb}{where} within {self.ready_timeout_s:.0f} s; "
-                    f"its output:\n{self.log_tail()}"
-                )
-            time.sleep(0.02)
+        exited = self.proc.poll() is not None
+        if self.is_ready():  # checked first: a short job may print its line and exit
+            return True
+        if exited:
+            raise ProcessError(
+                f"{self.name} exited with status {self.proc.returncode} before "
+                f"{what}; its output:\n{self.log_tail()}"
+            )
+        if time.monotonic() > self.ready_deadline:
+            verb = "was not ready" if self.ready is not None else "did not listen on"
+            where = "" if self.ready is not None else f" {self.host}:{self.port}"
+            raise ProcessError(
+                f"{self.name} {verb}{where} within {self.ready_timeout_s:.0f} s; "
+                f"its output:\n{self.log_tail()}"
+            )
+        return False
 
     def _signal_group(self, sig: int) -> None:
         assert self.proc is not None

@@ -92,7 +92,8 @@ class Supervisor:
 
     def __init__(self, services: SystemSpec | Iterable[ServiceSpec], *,
                  run_dir: str | os.PathLike[str] | None = None, name: str | None = None,
-                 tick_s: float = 0.02, clock: Callable[[], float] = time.monotonic) -> None:
+                 tick_s: float = 0.02, clock: Callable[[], float] = time.monotonic,
+                 parallel: bool = False) -> None:
         if isinstance(services, SystemSpec):
             name = name or services.name
             services = services.services
@@ -107,6 +108,7 @@ class Supervisor:
             self._services[s.name] = Service(s, log, display_path(log))
         self.tick_s = tick_s
         self.clock = clock
+        self.parallel = parallel
         self.state = "created"
         self.events: list[tuple[float, str, str]] = []  # (seconds since start, service, what)
         self._t0 = clock()
@@ -117,24 +119,20 @@ class Supervisor:
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> Supervisor:
-        """Start every service in dependency order, each ready before the next; then watch."""
+        """Start every service in dependency order, each ready before the next (with
+        ``parallel``, every service whose dependencies are ready at once); then watch."""
         if self.state != "created":
             raise ServiceStartError(f"system {self.name} was already started")
         self.state = "starting"
         _live.add(self)
         try:
-            for svc in self._services.values():
-                with self._lock:
-                    self._launch(svc)
-                    assert svc.proc is not None
-                try:
-                    svc.proc.wait_ready()
-                except ProcessError as exc:
-                    svc.state = "failed"
-                    self._event(svc, f"failed to start: {str(exc).splitlines()[0]}")
-                    raise ServiceStartError(f"system {self.name}: {exc}") from None
-                with self._lock:
-                    self._became_ready(svc)
+            if self.parallel:
+                self._start_parallel()
+            else:
+                for svc in self._services.values():
+                    with self._lock:
+                        self._launch(svc)
+                    self._await_ready(svc, block=True)
         except BaseException:
             self.stop()
             raise
@@ -144,6 +142,43 @@ class Supervisor:
                                          daemon=True)
         self._monitor.start()
         return self
+
+    def _start_parallel(self) -> None:
+        """Launch every service whose dependencies are ready, all at once; as each becomes
+        ready, launch those waiting on it. A failure stops the whole start (as in sequence)."""
+        waiting = list(self._services.values())
+        starting: list[Service] = []
+        while waiting or starting:
+            for svc in [w for w in waiting
+                        if all(self._services[d].state == "running" for d in w.spec.depends_on)]:
+                waiting.remove(svc)
+                with self._lock:
+                    self._launch(svc)
+                starting.append(svc)
+            if not starting:  # cannot happen: start_order rejected cycles and unknown names
+                raise ServiceStartError(f"system {self.name}: nothing can start: "
+                                        f"{[w.spec.name for w in waiting]}")
+            for svc in [s for s in starting if self._await_ready(s, block=False)]:
+                starting.remove(svc)
+            if starting:
+                time.sleep(0.02)
+
+    def _await_ready(self, svc: Service, *, block: bool) -> bool:
+        """Wait for (or, unblocked, check once) ``svc``'s readiness; mark it running when ready;
+        a start that fails marks it failed and raises :class:`ServiceStartError`."""
+        assert svc.proc is not None
+        try:
+            if block:
+                svc.proc.wait_ready()
+            elif not svc.proc.poll_ready():
+                return False
+        except ProcessError as exc:
+            svc.state = "failed"
+            self._event(svc, f"failed to start: {str(exc).splitlines()[0]}")
+            raise ServiceStartError(f"system {self.name}: {exc}") from None
+        with self._lock:
+            self._became_ready(svc)
+        return True
 
     def stop(self) -> None:
         """Stop every service in reverse start order (SIGTERM, SIGKILL after its grace)."""
@@ -423,11 +458,12 @@ class Supervisor:
 
 
 def up(system: SystemSpec | Iterable[ServiceSpec] | str | os.PathLike[str], *,
-       run_dir: str | os.PathLike[str] | None = None, name: str | None = None) -> Supervisor:
+       run_dir: str | os.PathLike[str] | None = None, name: str | None = None,
+       parallel: bool = False) -> Supervisor:
     """Start a whole system with one call (a TOML path, a :class:`SystemSpec` or specs).
 
     Returns the running :class:`Supervisor`; stop it with ``.down()`` or use it in ``with``.
     """
     if isinstance(system, (str, os.PathLike)):
         system = load_spec(system)
-    return Supervisor(system, run_dir=run_dir, name=name).start()
+    return Supervisor(system, run_dir=run_dir, name=name, parallel=parallel).start()
