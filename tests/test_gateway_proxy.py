@@ -39,6 +39,15 @@ async def backends(n: int, **kw: object):
             await b.stop()
 
 
+@contextlib.asynccontextmanager
+async def cached_gateway(ttl_s: int):
+    """One demo backend behind a gateway whose one route caches for ``ttl_s``."""
+    route = f'[[route]]\nprefix = "/"\nupstream = "u"\ncache_ttl_s = {ttl_s}\n'
+    async with backends(1) as (bs, ports), \
+            GatewayServer(parse_config(config({"u": ports}, route))) as gw:
+        yield bs[0], gw.address[1]
+
+
 def run(coro) -> object:
     return asyncio.run(asyncio.wait_for(coro, 120))
 
@@ -118,17 +127,30 @@ def test_cache_hit_miss_private_and_coalescing_of_100_concurrent_misses():
     assert gw.coalescer.coalesced == 99 and gw.metrics.counters["cache_hits"] == 1
 
 
-def test_cache_ttl_from_max_age_expires():
-    route = '[[route]]\nprefix = "/"\nupstream = "u"\ncache_ttl_s = 60\n'
-
+def test_cache_hits_carry_the_clients_request_id_or_a_new_one_each():
     async def main():
-        async with backends(1) as (bs, ports), \
-                GatewayServer(parse_config(config({"u": ports}, route))) as gw:
-            port = gw.address[1]
+        async with cached_gateway(30) as (backend, port):
+            miss = await get_many(port, ["/book/1"])
+            hits = await get_many(port, ["/book/1", "/book/1"])
+            mine = await get_many(port, ["/book/1"], [("x-request-id", "desk-7-0001")])
+            return miss + hits + mine, backend.hits["/book/1"]
+
+    (miss, hit1, hit2, mine), upstream_hits = run(main())
+    assert upstream_hits == 1 and [r.headers["x-cache"] for r in (hit1, hit2, mine)] == ["HIT"] * 3
+    ids = [r.headers["x-request-id"] for r in (miss, hit1, hit2)]
+    assert all(len(i) == 32 for i in ids) and len(set(ids)) == 3  # generated, one per request
+    assert ids[1][:16] == ids[2][:16] == ids[0][:16]  # this gateway's prefix
+    assert mine.headers["x-request-id"] == "desk-7-0001"  # the client's own, passed back
+    assert hit1.body == miss.body and "via" in hit1.headers
+
+
+def test_cache_ttl_from_max_age_expires():
+    async def main():
+        async with cached_gateway(60) as (backend, port):
             first = await get_many(port, ["/quotes/X", "/quotes/X"])  # max-age=1
             await asyncio.sleep(1.1)
             later = await get_many(port, ["/quotes/X"])
-            return first + later, bs[0].hits["/quotes/X"]
+            return first + later, backend.hits["/quotes/X"]
 
     rs, hits = run(main())
     assert [r.headers["x-cache"] for r in rs] == ["MISS", "HIT", "MISS"] and hits == 2

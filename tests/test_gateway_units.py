@@ -434,3 +434,39 @@ def test_response_fields_keep_end_to_end_only():
                             (b"x-h", b"1"), (b"transfer-encoding", b"chunked"),
                             (b"date", b"d"), (b"etag", b'"1"'), (b"cache-control", b"max-age=1")])
     assert kept == [(b"etag", b'"1"'), (b"cache-control", b"max-age=1")]
+
+
+# -- cpuload: which side of a benchmark run was busy --------------------------------------------
+def test_cpuload_limit_names_the_side_that_saturated():
+    from labsupport.gateway.cpuload import limit
+
+    assert limit({"server_pct": 97.0, "cpu0_pct": 99.0, "cpu1_pct": 99.0}, 0, 1) == "server"
+    assert limit({"server_pct": 60.0, "cpu0_pct": 62.0, "cpu1_pct": 95.0}, 0, 1) == "load core"
+    assert limit({"server_pct": 40.0, "cpu0_pct": 98.0, "cpu1_pct": 50.0}, 0, 1) == "server core"
+    assert limit({"server_pct": 40.0, "cpu0_pct": 45.0, "cpu1_pct": 50.0}, 0, 1) == "neither"
+    assert limit({"server_pct": None}, 0, 1) == "neither"  # no /proc: nothing claimed
+
+
+def test_cpuwatch_window_ends_at_the_servers_last_working_sample():
+    import subprocess
+    import sys
+    import time
+
+    from labsupport.gateway.cpuload import CpuWatch
+
+    busy_then_idle = ("import time\nend = time.process_time() + 0.3\n"
+                      "while time.process_time() < end: pass\nprint('idle', flush=True)\n"
+                      "time.sleep(60)\n")
+    server = subprocess.Popen([sys.executable, "-c", busy_then_idle], stdout=subprocess.PIPE)
+    try:
+        with CpuWatch(server.pid, every_s=0.02) as watch:
+            assert server.stdout.readline() == b"idle\n"
+            time.sleep(0.6)
+    finally:
+        server.kill()
+        server.wait()
+    shares = watch.window(0.2)  # the last 0.2 s it worked, not its idle 0.6 s tail
+    print(shares)
+    assert shares["server_pct"] is not None and shares["server_pct"] > 10
+    assert "cpu0_pct" in shares and all(0 <= v <= 100.5 for k, v in shares.items()
+                                        if k != "server_pct")

@@ -6,7 +6,8 @@ token bucket), ``cache`` (LRU with a byte budget, TTLs, request coalescing), ``h
 (circuit breaker and active-check state, retry budget), ``upstream`` (a streaming response
 reader), ``forward`` (hop-by-hop rules). Around them: ``pool`` (keep-alive connection pools),
 ``proxy`` (the request path), ``app`` (serving, health checks, reload), ``backend`` (a demo
-service), ``policies`` (the rate limit and cache replayed against nginx configured the same way).
+service), ``policies`` (the rate limit and cache replayed against nginx, HAProxy and Envoy
+configured the same way), ``cpuload`` (which side of a benchmark run was busy).
 ``python -m labsupport.gateway --config gw.toml`` serves it.
 """
 

@@ -1,9 +1,10 @@
-"""The gateway's rate limit and cache against nginx's, on the same settings and the same trace.
+"""The gateway's rate limit and cache against the peers', on the same settings and the same trace.
 
-The Compare section's like-for-like half: nginx gets the route's settings through
-``labsupport.services.httpproxies`` (``limit_req burst=B nodelay`` for the rate limit,
-``proxy_cache`` with ``proxy_cache_lock`` for the cache), the gateway the same numbers in its
-TOML, both in front of the same backends.
+The Compare section's like-for-like half: nginx, HAProxy and Envoy get the route's settings
+through ``labsupport.services.httpproxies`` (nginx ``limit_req burst=B nodelay`` and
+``proxy_cache``, HAProxy a stick-table rate counter and its ``cache``, Envoy ``local_ratelimit``
+and its cache filter), the gateway the same numbers in its TOML, all in front of the same
+backends.
 
 * ``bursty_times``: a seeded arrival trace (Poisson at ``load`` times the limit, with bursts of
   back-to-back requests), the "recorded trace" both limiters are replayed.
@@ -68,8 +69,8 @@ def reference_rejections(times: list[float], limit: RateLimit = LIMIT) -> int:
 
 
 async def replay(port: int, times: list[float], *, connections: int = 8,
-                 client: str = "trace") -> Replay:
-    """Send GET /hello at each time of ``times`` (open loop); the statuses and send times."""
+                 client: str = "trace", path: str = "/hello") -> Replay:
+    """Send GET ``path`` at each time of ``times`` (open loop); the statuses and send times."""
     clients = [await AsyncClient.connect(port) for _ in range(connections)]
     free: asyncio.Queue[AsyncClient] = asyncio.Queue()
     for c in clients:
@@ -85,7 +86,7 @@ async def replay(port: int, times: list[float], *, connections: int = 8,
         c = await free.get()
         try:
             sent.append(time.monotonic() - t0)  # request() writes before its first await
-            r = await c.request("GET", "/hello", [("x-client", client)])
+            r = await c.request("GET", path, [("x-client", client)])
             statuses[r.status] += 1
         finally:
             free.put_nowait(c)

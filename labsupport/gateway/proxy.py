@@ -213,15 +213,23 @@ class Gateway:
             values = tuple(head.header(h, b"") for h in route.cache_fields) if route.cache_fields else ()
             key = cache_key("GET", path, head.query, values)  # HEAD is answered as GET
             entry = self.cache.get(key)
-            if entry is not None:  # the prepared Response: no per-hit header work at all
+            if entry is not None:  # the prepared Response's fields, plus this request's id
                 self.metrics.counters["cache_hits"] += 1
                 self.metrics.observe(route.name, 200, "cache", perf_counter() - start)
-                return entry.response
+                prepared = entry.response
+                hit = Response(prepared.body, prepared.status, content_type=prepared.content_type)
+                hit.headers = [*prepared.headers, (b"x-request-id", head.header(b"x-request-id")
+                                                   or self._new_request_id())]
+                return hit
             self.metrics.counters["cache_misses"] += 1
             if method == "HEAD":
                 key = None  # a HEAD miss is forwarded as HEAD and not stored
-        request_id = head.header(b"x-request-id") or b"%s%016x" % (self._id_prefix, next(self._ids))
+        request_id = head.header(b"x-request-id") or self._new_request_id()
         return self._proxied(request, route, request_id, key, start)
+
+    def _new_request_id(self) -> bytes:
+        """32 hex digits: this gateway's random prefix and a counter (unique, no syscall)."""
+        return b"%s%016x" % (self._id_prefix, next(self._ids))
 
     async def _proxied(self, request: HttpRequest, route: Route, request_id: bytes,
                        key: Any, start: float) -> Any:
@@ -260,7 +268,7 @@ class Gateway:
     def store(self, key: Any, status: int, headers: list[tuple[bytes, bytes]], body: bytes,
               ttl_s: float) -> bool:
         """Cache a backend's answer with the ``Response`` every hit on it will be: built once
-        here, so a hit does no header work at all."""
+        here, so a hit only adds its ``X-Request-Id``."""
         hit = client_response(status, headers, body, [(b"via", VIA), (b"x-cache", b"HIT")])
         return self.cache.put(key, status, tuple(headers), body, ttl_s, response=hit)
 
