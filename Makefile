@@ -30,7 +30,7 @@ export JUPYTER_RUNTIME_DIR := $(BUILD)/jupyter/runtime
 export MPLCONFIGDIR := $(BUILD)/jupyter/mpl
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: lab test run bench lint clean venv docker-base docker-exchange
+.PHONY: lab test run bench lint clean venv docker-base docker-wheels docker-exchange
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -81,7 +81,10 @@ lint: $(VENV)/.installed-all
 docker-base:
 	docker pull python:3.11-slim || docker/exchange/build-base-image.sh
 
-docker-exchange: docker-base
+docker-wheels:
+	docker/exchange/fetch-wheels.sh
+
+docker-exchange: docker-base docker-wheels
 	docker build --network host -f docker/exchange/Dockerfile -t labx-exchange .
 
 clean:

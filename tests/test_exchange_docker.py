@@ -40,6 +40,10 @@ def test_dockerfile_and_compose_use_the_required_base_and_host_network() -> None
     dockerfile = (ROOT / "docker" / "exchange" / "Dockerfile").read_text()
     froms = [line for line in dockerfile.splitlines() if line.startswith("FROM")]
     assert froms == ["FROM python:3.11-slim"]
+    # the build installs from the wheels in its context only: no index, no network
+    installs = [line for line in dockerfile.splitlines() if "pip install" in line]
+    assert installs and all("--no-index --find-links" in line for line in installs)
+    assert "!build/docker-wheels" in (ROOT / ".dockerignore").read_text()
     compose = COMPOSE.read_text()
     assert compose.count("network_mode: host") == 1 and "networks:" not in compose  # one anchor
     for role in ("md", "dropcopy", "match-0", "risk", "gateway"):
@@ -52,10 +56,11 @@ def test_containers_trade_with_a_fix_client(tmp_path) -> None:
     if why:
         pytest.skip(f"container test skipped: {why}")
     subprocess.run([str(ROOT / "docker" / "exchange" / "build-base-image.sh")], check=True)
+    subprocess.run([str(ROOT / "docker" / "exchange" / "fetch-wheels.sh")], check=True)
     build = subprocess.run(["docker", "build", "--network", "host", "-f",
                             "docker/exchange/Dockerfile", "-t", "labx-exchange", "."], cwd=ROOT,
                            capture_output=True, text=True)
-    if build.returncode != 0:  # e.g. no package index reachable from inside a build
+    if build.returncode != 0:
         errors = [line for line in build.stdout.splitlines() if "ERROR" in line] or ["?"]
         pytest.skip(f"container test skipped: the image does not build here: {errors[0].strip()}")
     subprocess.run(["docker", "run", "--rm", "--network", "host", "--user", str(os.getuid()),

@@ -11,10 +11,15 @@ venue in processes of its own (never in this process: the bots are here), then m
   matcher's book (must be 0) and publish-to-receive latency.
 
 The table is printed and written as JSON (``build/bench/exchange.json``). Targets (2 cores):
-20 k orders/s sustained, p99 <= 1 ms at 5 k/s, 0 divergences.
+20 k orders/s sustained, p99 <= 1 ms at 5 k/s, 0 divergences. While it runs, a line on stderr
+says which phase it is in and, every few seconds, how far a long wait has got; a wait that
+passes its deadline ends the run with an error naming what it was waiting for.
 """
 
 from __future__ import annotations
+
+import sys
+import time
 
 from .. import cli
 from ..measure import BenchReport, scaled
@@ -39,18 +44,27 @@ def build_parser() -> cli.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     report = BenchReport("exchange")
+    t0 = time.monotonic()
+
+    def say(line: str) -> None:  # progress on stderr; the table alone goes to stdout
+        print(f"[bench {time.monotonic() - t0:5.0f} s] {line}", file=sys.stderr, flush=True)
+
     for mode in args.modes.split(","):
+        say(f"{mode}: starting the venue")
         with runs.start(mode) as venue:
-            top = runs.load(venue, 1e6, args.orders, args.sessions)
+            say(f"{mode}: sustained, {args.orders} orders offered at once")
+            top = runs.load(venue, 1e6, args.orders, args.sessions, progress=say)
             report.add(f"{mode}: sustained", section="throughput", offered_per_s="max",
                        acks_per_s=top["acks_per_s"], acks=top["acks"], fills=top["fills"])
-            at = runs.load(venue, args.rate, args.orders, args.sessions, seed=1)
+            say(f"{mode}: {args.orders} orders at {args.rate:.0f}/s")
+            at = runs.load(venue, args.rate, args.orders, args.sessions, seed=1, progress=say)
             hops = {f"{k} p99_us": v["p99_us"] for k, v in at["hops"].items()}
             report.add(f"{mode}: at {args.rate:.0f}/s", section="latency",
                        acks_per_s=at["acks_per_s"], ack_p50_us=at["ack_p50_us"],
                        ack_p99_us=at["ack_p99_us"], **hops)
             for n in (int(x) for x in args.subscribers.split(",")):
-                f = runs.fanout(venue, n, max(200, args.orders // 4))
+                say(f"{mode}: fan-out to {n} subscribers")
+                f = runs.fanout(venue, n, max(200, args.orders // 4), progress=say)
                 report.add(f"{mode}: {n} subscribers", section="fan-out", **{
                     k: v for k, v in f.items() if k != "subscribers"})
     report.print()

@@ -17,6 +17,9 @@ SenderCompID (one live session each) and a table of :class:`OrderState` by excha
   ``fill``, ``cxl``, ``exp``, ``rpl``, ``rej``) and writes the ExecutionReport (35=8) or the
   OrderCancelReject (35=9) to the owning session, which may be offline (then the report is
   kept in its store and resent when the client asks).
+- Persistence: with ``journal`` set, every change of this state (an order, a pending cancel or
+  replace, an event, an application message sent) is handed to it as a record;
+  :mod:`.gwstate` writes them and restores a restarted gateway from them.
 
 The report is the hot path (about two per order): it is written as one formatted string, with
 the fields that stay the same for the life of an order (1, 55, 54, 38, 44) kept pre-formatted
@@ -123,6 +126,8 @@ class Gateway:
         self.keep_stamps = True
         self.counts = {"orders": 0, "cancels": 0, "replaces": 0, "reports": 0, "rejects": 0,
                        "offline_reports": 0, "dropped": 0}
+        self.journal: Callable[[list], None] | None = None  # state changes (see .gwstate)
+        self.replaying = False  # restoring from the journal: nothing is sent
 
     # ------------------------------------------------------------------ sessions
     def connect(self) -> FixSession:
@@ -239,6 +244,9 @@ class Gateway:
             reason = "market orders cannot be fill-or-kill"
         elif f.get("bad_tick") or (f["ord_type"] == "2" and f["price"] <= 0):
             reason = "price is not a positive multiple of the tick (0.01)"
+        if self.journal is not None:
+            self.journal(["o", oid, comp, clordid, order.account, symbol, f["side"], f["qty"],
+                          f["price"], f["otype"], reason])
         if reason:
             self._reject(order, reason)
             return
@@ -259,6 +267,8 @@ class Gateway:
             return
         if mtype == "F":
             order.pending = {"k": "cxl", "clordid": f["clordid"]}
+            if self.journal is not None:
+                self.journal(["p", order.oid, order.pending])
             self.emit({"k": "cxl", "oid": order.oid, "sym": order.symbol, "ts": self._stamp()})
             return
         left = f["qty"] - order.cum
@@ -268,6 +278,8 @@ class Gateway:
             self._cancel_reject(comp, f["clordid"], order.clordid, order, why, mtype)
             return
         order.pending = {"k": "rpl", "clordid": f["clordid"], "qty": f["qty"], "px": f["price"]}
+        if self.journal is not None:
+            self.journal(["p", order.oid, order.pending])
         self.emit({"k": "rpl", "oid": order.oid, "sym": order.symbol, "px": f["price"],
                    "qty": left, "ts": self._stamp()})
 
@@ -275,9 +287,13 @@ class Gateway:
     def _send(self, comp: str, mtype: str, body: bytes) -> None:
         """One encoded message body to ``comp``'s session, or to its store when it is offline
         (numbered and kept, for a ResendRequest later)."""
+        if self.replaying:  # the journal has what was sent ("m" records)
+            return
         session = self.live.get(comp)
         if session is not None:
-            session.send_body(mtype, body)
+            seq = session.send_body(mtype, body)
+            if self.journal is not None:
+                self.journal(["m", comp, seq, *session.store.sent[seq]])
             return
         store = self.stores.get(comp)
         if store is not None:
@@ -285,6 +301,8 @@ class Gateway:
             seq = store.next_out
             store.next_out += 1
             store.sent[seq] = (mtype, body, utc_timestamp(self.wall()))
+            if self.journal is not None:
+                self.journal(["m", comp, seq, *store.sent[seq]])
 
     def _report(self, order: OrderState, exec_type: str, *, last_qty: int = 0, last_px: int = 0,
                 clordid: str | None = None, orig: str | None = None, text: str = "") -> None:
@@ -316,11 +334,13 @@ class Gateway:
         order = self.orders.get(ev["oid"])
         if order is None:
             return
+        if self.journal is not None:
+            self.journal(["e", ev])
         x = ev["x"]
         if x == "new":
             order.status = "0"
             self._report(order, "0")
-            if self.keep_stamps and "ts" in ev:
+            if self.keep_stamps and "ts" in ev and not self.replaying:
                 self.acks.append((ev["ts"], self.clock()))
         elif x == "fill":
             q, p = ev["lq"], ev["lp"]

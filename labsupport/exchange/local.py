@@ -6,7 +6,8 @@ exchange does and connects them with a :class:`~.bus.LocalBus`, so one FIX messa
 whole chain synchronously (gateway -> risk -> matching -> market data, drop copy, reports).
 :class:`Monolith` puts the network around it: the FIX acceptor, the ZeroMQ PUB feed, the
 MoldUDP64 feed and the RPC control service, on OS-assigned loopback ports, in threads of one
-process, and stops them all on :meth:`Monolith.close`.
+process, and stops them all on :meth:`Monolith.close`; with ``heartbeat_s`` the feeds send a
+heartbeat that often (the ``monolith`` service does; in-process runs stay deterministic).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from labsupport.risk import LimitsFile
 from .bus import LocalBus, dispatcher, partition_symbols
 from .control import ExchangeControl
 from .gateway import Gateway
-from .marketdata import MarketData
+from .marketdata import PUB_HWM, MarketData
 from .matching import Journal, Matcher
 from .net import FixServer, UdpFanout
 from .services import DEFAULT_LIMITS, DropCopy, RiskGate
@@ -73,7 +74,7 @@ class Monolith:
 
     def __init__(self, symbols: list[str] | tuple[str, ...], matchers: int = 1, *,
                  journal_dir: str | Path | None = None, limits: LimitsFile | str = DEFAULT_LIMITS,
-                 ports: dict[str, int] | None = None) -> None:
+                 ports: dict[str, int] | None = None, heartbeat_s: float | None = None) -> None:
         from labsupport.rpc.threaded import ServerThread
 
         want = ports or {}
@@ -81,6 +82,7 @@ class Monolith:
         self.ctx = zmq.Context()
         self.pub = self.ctx.socket(zmq.PUB)
         self.pub.setsockopt(zmq.LINGER, 0)
+        self.pub.setsockopt(zmq.SNDHWM, PUB_HWM)
         md_port = want.get("md_zmq", 0)
         if md_port:
             self.pub.bind(f"tcp://127.0.0.1:{md_port}")
@@ -96,10 +98,19 @@ class Monolith:
         self.fix = FixServer(self.core.gateway, self.core.pump, self.lock)
         asyncio.run_coroutine_threadsafe(self.fix.start(port=want.get("fix", 0)),
                                          self.loop).result(10)
+        if heartbeat_s:
+            self.loop.call_soon_threadsafe(self._beat, heartbeat_s)
         self.rpc = ServerThread(ExchangeControl("monolith", self.core.parts(), self.lock),
                                 port=want.get("rpc", 0))
         self.ports = {"fix": self.fix.port, "md_zmq": md_port, "md_udp": self.udp.port,
                       "rpc": self.rpc.port}
+
+    def _beat(self, every_s: float) -> None:
+        """The feeds' heartbeat (see :meth:`.marketdata.MarketData.heartbeat`), on the loop
+        thread that also publishes (a ZeroMQ socket belongs to one thread)."""
+        with self.lock:
+            self.core.md.heartbeat()
+        self.loop.call_later(every_s, self._beat, every_s)
 
     def close(self) -> None:
         if self.loop.is_closed():

@@ -15,9 +15,13 @@ a :class:`labsupport.orderbook.MatchingEngine` and turns what the engine reporte
   ``exp`` for an IOC/FOK/market remainder, ``cxl``, ``rpl``, ``rej`` with Lab 02's reason;
 - to market data, per input: the L2 levels it changed, its trades, and the order-level changes
   of the visible book in ITCH terms (A add, E executed, D delete, U replace);
-- to drop copy and risk: each trade with both accounts.
+- to drop copy and risk: each trade with both accounts and both order ids.
 
-Replay runs the same path with the outputs thrown away. Journal records are msgpack maps with
+Every output carries the journal number of the input that produced it (``jseq``, with
+``part``), so a receiver can tell a new output from one it already has. Replay runs the same
+path with the outputs thrown away, except the outputs a receiver has not seen: a matcher
+killed after journaling an input and before publishing its outputs publishes them on restart
+(exactly once at the receiver, which drops duplicates by journal number). Journal records are msgpack maps with
 a 4-byte length prefix; a torn last record (a kill in mid-write) is ignored.
 """
 
@@ -46,17 +50,34 @@ def partition_of(symbol: str, symbols: list[str] | tuple[str, ...], partitions: 
 
 class Journal:
     """Append-only file of accepted inputs (survives ``kill -9``: every record is written to
-    the OS at once; ``fsync`` too with ``durable=True``)."""
+    the OS at once, or with ``buffered=True`` every batch at :meth:`flush`, before anything
+    derived from it is published; ``fsync`` too with ``durable=True``)."""
 
-    def __init__(self, path: str | os.PathLike[str], *, durable: bool = False) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, durable: bool = False,
+                 buffered: bool = False) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.durable = durable
+        self.buffered = buffered  # records wait in memory for :meth:`flush` (one write a batch)
+        self._pending = bytearray()
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 
     def append(self, record: dict) -> None:
         data = msgpack.packb(record)
-        os.write(self._fd, _LEN.pack(len(data)) + data)
+        self._pending += _LEN.pack(len(data))
+        self._pending += data
+        if not self.buffered:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the records appended since the last flush (and fsync them if durable)."""
+        if not self._pending:
+            return
+        view = memoryview(self._pending)
+        while view:
+            view = view[os.write(self._fd, view):]
+        view.release()
+        self._pending.clear()
         if self.durable:
             os.fsync(self._fd)
 
@@ -71,6 +92,7 @@ class Journal:
             pos += 4 + n
 
     def close(self) -> None:
+        self.flush()
         os.close(self._fd)
 
 
@@ -118,12 +140,26 @@ class Matcher:
         self.refs: dict[int, int] = {}  # order id -> its current ITCH reference number
         self.matches = 0
         self.replayed = 0
+        self.resent = 0  # outputs published again by :meth:`recover`
 
-    def recover(self) -> int:
-        """Rebuild the books from the journal (outputs suppressed); returns records replayed."""
+    def recover(self, seen: dict[str, int] | None = None) -> int:
+        """Rebuild the books from the journal; returns records replayed. Outputs are thrown
+        away, except those of records after ``seen[dest]`` (the last journal number ``dest``
+        has received from this partition): those are published again, because the process
+        may have died after journaling them and before publishing what they produced.
+        Receivers drop what they already have by journal number (see :class:`.bus.Dedup`)."""
         if self.journal is None:
             return 0
-        send, self.send = self.send, (lambda dest, msg: None)
+        send = self.send
+        after = seen or {}
+        if seen is None:
+            self.send = lambda dest, msg: None
+        else:
+            def resend(dest: str, msg: dict) -> None:
+                if self.jseq > after.get(dest, 0):
+                    self.resent += 1
+                    send(dest, msg)
+            self.send = resend
         try:
             for rec in self.journal.records():
                 self._apply(rec)
@@ -185,7 +221,7 @@ class Matcher:
             self.matches += 1
             itch.append(["E", self._ref(t.resting_id), t.qty, self.matches])
             trades.append([t.price_ticks, t.qty, t.aggressor_side, t.aggressor_account,
-                           t.resting_account, self.matches])
+                           t.resting_account, self.matches, t.aggressor_id, t.resting_id])
             if not eng.is_live(t.resting_id):
                 self.refs.pop(t.resting_id, None)
         if kind == "rpl" and any(r.status == Status.REPLACED for r in col.reports):
@@ -200,11 +236,12 @@ class Matcher:
                              "l2": [[u.side, u.price_ticks, u.qty, u.orders] for u in col.l2],
                              "trades": trades, "itch": itch, "ts": stamps})
         if trades:
-            self.send("fills", {"sym": sym, "trades": trades})
+            self.send("fills", {"sym": sym, "trades": trades, "jseq": jseq,
+                                "part": self.partition})
         col.clear()
 
     def _order(self, oid: int, x: str, msg: dict | None, **fields) -> None:
-        ev = {"k": "er", "oid": oid, "x": x, **fields}
+        ev = {"k": "er", "oid": oid, "x": x, "jseq": self.jseq, "part": self.partition, **fields}
         if msg is not None and msg.get("oid") == oid and x in ("new", "rej") and "ts" in msg:
             ev["ts"] = msg["ts"] + [["match_out", self.clock()]]
         self.send("gateway", ev)
@@ -217,5 +254,5 @@ class Matcher:
 
     def status(self) -> dict:
         return {"partition": self.partition, "symbols": list(self.symbols), "jseq": self.jseq,
-                "replayed": self.replayed, "live_orders": self.engine.live_order_count,
+                "replayed": self.replayed, "resent": self.resent, "live_orders": self.engine.live_order_count,
                 "trades": self.engine.trade_count}

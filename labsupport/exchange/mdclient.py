@@ -64,6 +64,11 @@ class L2Subscriber:
         seq = msg["seq"]
         if self.seq < 0:
             self.recover()
+        if "hb" in msg:  # the feed's heartbeat: its last number; behind it means a lost tail
+            if seq > self.seq:
+                self.gaps += 1
+                self.recover()
+            return
         if seq <= self.seq:
             return  # already in the snapshot
         if seq != self.seq + 1:

@@ -89,6 +89,7 @@ class FixServer:
             with self.lock:
                 for session in list(self.connections):
                     session.tick()
+                self.after_input()  # what the ticks changed (sequence numbers) is recorded
                 self.flush()
 
     async def close(self) -> None:

@@ -9,9 +9,12 @@ peers' ZeroMQ sockets simply reconnect.
 Theory of operation. Each service binds its PULL input and its RPC port, builds the same
 object the monolith builds (:mod:`.local`), prints ``ready`` (the supervisor's readiness
 probe) and loops: poll the input, then, holding the lock the RPC handlers also take, deliver
-up to a batch of messages. The gateway's loop is asyncio instead (the FIX connections), with
+what has arrived (up to ``BATCH`` bus batches), then flush what that produced (a matcher its
+journal first, then its outputs, one bus batch per destination); market data sends its feed heartbeat whenever its input has been
+quiet for ``HEARTBEAT_MS``. The gateway's loop is asyncio instead (the FIX connections), with
 its input read by a ``zmq.asyncio`` socket. SIGTERM ends the loop; drop copy writes
-``DIR/eod.csv`` (the end-of-day report) on the way out.
+``DIR/eod.csv`` (the end-of-day report) on the way out. The gateway keeps its orders and
+sessions in ``DIR/journal/gateway.jnl`` (:mod:`.gwstate`) and a restarted one starts from it.
 
 Just before ``ready`` each process moves everything it has built so far (the imported modules
 of numpy, zmq, numba and the rest, some 120 000 objects) out of the garbage collector's sight
@@ -24,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import os
 import signal
 import threading
 from pathlib import Path
@@ -38,7 +42,8 @@ from .session import ExchangeError
 
 __all__ = ["roles", "bus_name", "read_wiring", "serve"]
 
-BATCH = 512
+BATCH = 64  # bus batches delivered per turn of a loop (each holds many messages)
+HEARTBEAT_MS = 100  # market data's heartbeat when its input has been quiet this long
 
 
 def bus_name(role: str) -> str:
@@ -65,7 +70,7 @@ def serve(role: str, run_dir: Path) -> int:
     if role == "monolith":
         return _monolith(wiring, run_dir)
     if role == "gateway":
-        return asyncio.run(_gateway(wiring))
+        return asyncio.run(_gateway(wiring, run_dir))
     if role not in roles(wiring):
         raise ExchangeError(f"role {role!r}: not one of {', '.join(roles(wiring))}, monolith")
     return _blocking(role, wiring, run_dir)
@@ -91,7 +96,7 @@ def _monolith(wiring: dict[str, Any], run_dir: Path) -> int:
     stop = _stop_event()
     ports = {k: wiring[k] for k in ("fix", "md_zmq", "md_udp")} | {"rpc": wiring["rpc"]["md"]}
     with Monolith(wiring["symbols"], wiring["matchers"], journal_dir=run_dir / "journal",
-                  limits=wiring["limits"], ports=ports) as ex:
+                  limits=wiring["limits"], ports=ports, heartbeat_s=HEARTBEAT_MS / 1000) as ex:
         _ready(json.dumps(ex.ports))
         stop.wait()
         (run_dir / "eod.csv").write_text(ex.core.dropcopy.end_of_day(), encoding="utf-8")
@@ -108,6 +113,7 @@ def _blocking(role: str, wiring: dict[str, Any], run_dir: Path) -> int:
     symbols, n = wiring["symbols"], wiring["matchers"]
     closers: list[Any] = []
     parts: dict[str, Any]
+    flush = bus.flush
     if role == "risk":
         from .services import RiskGate
 
@@ -120,11 +126,12 @@ def _blocking(role: str, wiring: dict[str, Any], run_dir: Path) -> int:
         part = DropCopy()
         parts = {"dropcopy": part}
     elif role == "md":
-        from .marketdata import MarketData
+        from .marketdata import PUB_HWM, MarketData
         from .net import UdpFanout
 
         pub = ctx.socket(zmq.PUB)
         pub.setsockopt(zmq.LINGER, 0)
+        pub.setsockopt(zmq.SNDHWM, PUB_HWM)
         pub.bind(endpoint(wiring["md_zmq"]))
         udp = UdpFanout(wiring["md_udp"])
         part = MarketData(symbols, publish=pub.send, datagram=udp.send)
@@ -134,12 +141,22 @@ def _blocking(role: str, wiring: dict[str, Any], run_dir: Path) -> int:
         from .matching import Journal, Matcher
 
         k = int(role.split("-")[1])
-        journal = Journal(run_dir / "journal" / f"match{k}.jnl")
+        journal = Journal(run_dir / "journal" / f"match{k}.jnl", buffered=True)
         part = Matcher(partition_symbols(symbols, n)[k], k, journal=journal, send=bus.send)
-        part.recover()
-        parts = {"matchers": [part]}
         bus.connect("gateway", "md", "fills")
+        if journal.path.stat().st_size:  # a restart: publish what the receivers never got
+            part.recover(_seen_by_receivers(wiring, k))
+            bus.flush()
+        parts = {"matchers": [part]}
         closers.append(journal.close)
+        kill_at = wiring.get("faults", {}).get(role, {}).get("kill_after_journal", 0)
+        started = part.jseq
+
+        def flush() -> None:  # journaled before anything derived from it is published
+            journal.flush()
+            if started < kill_at <= part.jseq:  # fault injection: die between the two
+                os.kill(os.getpid(), signal.SIGKILL)
+            bus.flush()
     handle = dispatcher(name.split(".")[0], part)
     lock = threading.Lock()
     rpc = ServerThread(ExchangeControl(role, parts, lock, extra=bus.status),
@@ -147,17 +164,23 @@ def _blocking(role: str, wiring: dict[str, Any], run_dir: Path) -> int:
     _ready(role)
     poller = zmq.Poller()
     poller.register(bus.pull, zmq.POLLIN)
+    beat = part.heartbeat if role == "md" else None
     try:
         while not stop.is_set():
-            if not poller.poll(100):
+            if not poller.poll(HEARTBEAT_MS):
+                if beat is not None:  # a quiet feed says where it is (see marketdata)
+                    with lock:
+                        beat()
                 continue
             with lock:
                 for _ in range(BATCH):
                     try:
-                        _sender, msg = bus.recv(zmq.NOBLOCK)
+                        _sender, msgs = bus.recv(zmq.NOBLOCK)
                     except zmq.Again:
                         break
-                    handle(msg)
+                    for msg in msgs:
+                        handle(msg)
+                flush()
     finally:
         if role == "dropcopy":
             (run_dir / "eod.csv").write_text(part.end_of_day(), encoding="utf-8")
@@ -169,10 +192,32 @@ def _blocking(role: str, wiring: dict[str, Any], run_dir: Path) -> int:
     return 0
 
 
-async def _gateway(wiring: dict[str, Any]) -> int:
+def _seen_by_receivers(wiring: dict[str, Any], k: int) -> dict[str, int]:
+    """The last journal number of partition ``k`` that each destination of a matcher has
+    received (asked over RPC, from their bus status); ``{}`` (publish everything again, the
+    receivers drop duplicates) if one of them does not answer."""
+    from labsupport.rpc import RpcError
+    from labsupport.rpc.threaded import BlockingChannel
+
+    from .control import PATH
+
+    last = {}
+    try:
+        for role in ("gateway", "md", "risk", "dropcopy"):
+            with BlockingChannel("127.0.0.1", wiring["rpc"][role]) as ch:
+                bus = ch.unary(PATH + "Status", {}, timeout=2.0)["parts"]["bus"]
+            last[role] = int(bus["last_jseq"].get(str(k), 0))
+    except (RpcError, OSError, KeyError):
+        return {}
+    return {"gateway": last["gateway"], "md": last["md"],
+            "fills": min(last["risk"], last["dropcopy"])}
+
+
+async def _gateway(wiring: dict[str, Any], run_dir: Path) -> int:
     from labsupport.rpc.threaded import ServerThread
 
     from .gateway import Gateway
+    from .gwstate import GatewayJournal
     from .net import FixServer
 
     loop = asyncio.get_running_loop()
@@ -187,8 +232,17 @@ async def _gateway(wiring: dict[str, Any]) -> int:
     bus = ZmqBus("gateway", wiring["ports"], ctx, pull=pull)
     lock = threading.Lock()
     gateway = Gateway(wiring["symbols"], lambda m: bus.send("risk", m))
+    state = GatewayJournal(run_dir / "journal" / "gateway.jnl", gateway)
+    state.restore()  # a restart: every order and session as they were
+    bus.dedup.last.update(state.last_jseq)
+    gateway.journal = state.append
     bus.connect("risk")
-    fix = await FixServer(gateway, lock=lock).start(port=wiring["fix"])
+
+    def after_input() -> None:  # the state on disk before anything it caused leaves
+        state.checkpoint()
+        bus.flush()
+
+    fix = await FixServer(gateway, after_input, lock=lock).start(port=wiring["fix"])
     rpc = ServerThread(ExchangeControl("gateway", {"gateway": gateway}, lock, extra=bus.status),
                        port=wiring["rpc"]["gateway"])
 
@@ -196,13 +250,16 @@ async def _gateway(wiring: dict[str, Any]) -> int:
         while True:
             frames = await pull.recv_multipart()
             with lock:
-                gateway.on_event(bus.accept(frames)[1])
+                for ev in bus.accept(frames)[1]:
+                    gateway.on_event(ev)
                 for _ in range(BATCH):
                     try:
                         frames = pull.recv_multipart(zmq.NOBLOCK).result()
                     except zmq.Again:
                         break
-                    gateway.on_event(bus.accept(frames)[1])
+                    for ev in bus.accept(frames)[1]:
+                        gateway.on_event(ev)
+                after_input()
                 fix.flush()
 
     task = asyncio.ensure_future(events())
@@ -211,6 +268,7 @@ async def _gateway(wiring: dict[str, Any]) -> int:
     task.cancel()
     await fix.close()
     rpc.close()
+    state.close()
     bus.close()
     actx.term()
     ctx.term()

@@ -10,21 +10,29 @@ the venue it measures:
 - :func:`fanout`: N L2 subscribers on the feed while the bots trade; each book is compared
   with the matcher's at the end (a *divergence* is a symbol whose books differ), and the
   publish-to-receive latency is reported.
+
+Nothing here waits forever: a load run must see every acknowledgement, and the subscribers
+must all catch up with the feed, each within a deadline; past it an :class:`ExchangeError`
+names what was still awaited (which sessions, how many orders, what the venue last said).
+``progress`` (a callable taking one line) hears how a long wait is going every few seconds.
 """
 
 from __future__ import annotations
 
+import os
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .bots import Mix, run_load
+from .bots import PROGRESS_S, LoadResult, Mix, run_load
 from .control import PATH
 from .mdclient import L2Subscriber
+from .session import ExchangeError
 from .system import Cluster
 
 __all__ = ["fanout", "load", "saturation", "start"]
@@ -56,11 +64,30 @@ def _gateway_rpc(venue: Cluster) -> int:
 _runs = iter(range(1, 1 << 30))
 
 
-def load(venue: Cluster, rate: float, orders: int, sessions: int = 4, seed: int = 0) -> dict:
-    """One open-loop run; the client's view and the venue's per-hop view."""
+def _timeout(orders: int, rate: float) -> float:
+    """How long a load run may take: its sending time plus a second per 1 000 orders (far
+    beyond any rate this venue reaches), plus 30 s."""
+    return 30.0 + orders / min(rate, 1_000.0)
+
+
+def _complete(res: LoadResult, what: str) -> LoadResult:
+    """``res`` if every order was acknowledged, else :class:`ExchangeError` saying which
+    sessions still waited and what the venue said on them."""
+    if res.acks >= res.sent:
+        return res
+    raise ExchangeError(f"{what}: {res.sent - res.acks} of {res.sent} orders not acknowledged "
+                        f"within {res.elapsed_s:.0f} s; {res.waiting()}")
+
+
+def load(venue: Cluster, rate: float, orders: int, sessions: int = 4, seed: int = 0,
+         progress: Callable[[str], None] | None = None) -> dict:
+    """One open-loop run; the client's view and the venue's per-hop view. Every order must be
+    acknowledged within :func:`_timeout` (else :class:`ExchangeError`, naming what is missing)."""
     rpc(_gateway_rpc(venue), "Latency", {"reset": True})
-    res = run_load("127.0.0.1", venue.ports["fix"], sessions=sessions, rate=rate, orders=orders,
-                   mix=Mix(tuple(SYMBOLS)), seed=seed, prefix=f"R{next(_runs)}B")
+    res = _complete(run_load("127.0.0.1", venue.ports["fix"], sessions=sessions, rate=rate,
+                             orders=orders, mix=Mix(tuple(SYMBOLS)), seed=seed,
+                             prefix=f"R{next(_runs)}B", timeout_s=_timeout(orders, rate),
+                             progress=progress), f"load at {rate:.0f}/s")
     return {**res.summary(), "hops": rpc(_gateway_rpc(venue), "Latency"),
             "samples_ns": res.ack_ns}
 
@@ -69,7 +96,58 @@ def saturation(venue: Cluster, rates: list[float], orders: int, sessions: int = 
     return [load(venue, r, orders, sessions, seed=i) for i, r in enumerate(rates)]
 
 
-def fanout(venue: Cluster, subscribers: int, orders: int, rate: float = 2000.0) -> dict:
+def settle(venue: Cluster, quiet_s: float = 0.2, timeout_s: float = 30.0) -> int:
+    """Wait until the venue has stopped changing (every matcher's journal number and the
+    feed's number unchanged for ``quiet_s``: the last cancels have been matched and their
+    updates published); returns the feed's last number. A load run ends when every order is
+    acknowledged, not when everything it sent has been through matching and market data, and
+    comparing books before then compares two moments."""
+    services = venue.ports["services"]
+    ports = [p for n, p in services.items() if n.startswith("match-") or n == "monolith"]
+
+    def state() -> tuple:
+        jseqs = tuple(m["jseq"] for p in ports for m in rpc(p, "Status")["parts"]["matchers"])
+        return jseqs, rpc(venue.ports["rpc"], "Status")["parts"]["md"]["seq"]
+
+    deadline = time.monotonic() + timeout_s
+    before = state()
+    while True:
+        time.sleep(quiet_s)
+        now = state()
+        if now == before:
+            return now[1]
+        if time.monotonic() > deadline:
+            raise ExchangeError(f"the venue did not settle within {timeout_s:.0f} s "
+                                f"(matcher journal numbers and feed number still moving: {now})")
+        before = now
+
+
+def catch_up(subs: list, last: int, timeout_s: float = 30.0,
+             progress: Callable[[str], None] | None = None) -> None:
+    """Poll every subscriber until each has reached L2 ``seq`` ``last``, all against one
+    deadline (a subscriber that lost the feed's tail sees the gap at the next heartbeat and
+    recovers from a snapshot). Past the deadline: :class:`ExchangeError` naming who is behind."""
+    start = time.monotonic()
+    note = start
+    while True:
+        behind = [s for s in subs if s.seq < last]
+        if not behind:
+            return
+        now = time.monotonic()
+        if now - start > timeout_s:
+            raise ExchangeError(
+                f"fan-out: {len(behind)} of {len(subs)} subscribers still below L2 seq {last} "
+                f"after {timeout_s:.0f} s (at {sorted({s.seq for s in behind})[:5]}; no "
+                f"heartbeat or snapshot brought them up: is market data alive?)")
+        if progress is not None and now - note >= PROGRESS_S:
+            note = now
+            progress(f"fan-out: {len(behind)} of {len(subs)} subscribers below seq {last}")
+        if not sum(s.poll() for s in behind):
+            time.sleep(0.002)
+
+
+def fanout(venue: Cluster, subscribers: int, orders: int, rate: float = 2000.0,
+           progress: Callable[[str], None] | None = None) -> dict:
     """N subscribers on the L2 feed during a load run; divergences and feed latency."""
     subs = [L2Subscriber(venue.ports["md_zmq"], venue.ports["rpc"]) for _ in range(subscribers)]
     stop = threading.Event()
@@ -84,13 +162,13 @@ def fanout(venue: Cluster, subscribers: int, orders: int, rate: float = 2000.0) 
         for s in subs:
             s.poll()
         reader.start()
-        run_load("127.0.0.1", venue.ports["fix"], sessions=2, rate=rate, orders=orders,
-                 mix=Mix(tuple(SYMBOLS)), prefix=f"F{next(_runs)}B")
-        last = rpc(venue.ports["rpc"], "Snapshot")["seq"]
+        _complete(run_load("127.0.0.1", venue.ports["fix"], sessions=2, rate=rate,
+                           orders=orders, mix=Mix(tuple(SYMBOLS)), prefix=f"F{next(_runs)}B",
+                           timeout_s=_timeout(orders, rate), progress=progress), "fan-out load")
+        last = settle(venue)
         stop.set()
         reader.join()
-        for s in subs:
-            s.poll(10.0, until_seq=last)
+        catch_up(subs, last, progress=progress)
         books = {sym: rpc(_matcher_rpc(venue, sym), "Book", {"symbol": sym}) for sym in SYMBOLS}
         divergences = sum(s.view(sym) != books[sym] for s in subs for sym in SYMBOLS)
         lat = np.asarray([x for s in subs for x in s.latencies_ns], dtype=np.float64) / 1000
@@ -226,3 +304,18 @@ def lossy_feed(drop: float = 0.2, steps: int = 80, seed: int = 7) -> dict:
             sub.close()
     return {"packets": sub.packets, "dropped": sub.dropped, "gaps": sub.gaps,
             "recoveries": sub.recoveries, "equal after every step": all(equal)}
+
+
+def _cpu_s(pid: int) -> float:
+    """User plus system CPU seconds of process ``pid`` (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_per_order(venue: Cluster, orders: int, sessions: int = 4) -> dict[str, float]:
+    """CPU microseconds each service process spends per order over one load run offered at
+    once (the sustained case): where the venue's CPU goes, service by service."""
+    before = {name: _cpu_s(p.pid) for name, p in venue.procs.items()}
+    res = load(venue, 1e6, orders, sessions)
+    return {name: round((_cpu_s(p.pid) - before[name]) * 1e6 / res["sent"], 1)
+            for name, p in venue.procs.items()} | {"acks_per_s": res["acks_per_s"]}

@@ -11,8 +11,9 @@ receives: every fill, positions per account, an end-of-day report.
 symbol's partition. Cancels and replaces pass through (the same path, so they never overtake
 the order they refer to). Trades coming back from matching update the engine's positions
 (``fill`` events for both sides) and its marks (the trade price), so the collar and the
-position limits see what really traded. Prices: Lab 02 ticks are cents, Lab 06 price units are
-1/10 000, hence the factor 100.
+position limits see what really traded, and each fill releases what it filled of the two
+orders' open quantity (the trade names both order ids). Prices: Lab 02 ticks are cents,
+Lab 06 price units are 1/10 000, hence the factor 100.
 
 :class:`DropCopy` keeps every fill and Lab 02's :class:`~labsupport.orderbook.PositionBook`
 (average-cost positions and realized PnL) per account and symbol.
@@ -88,12 +89,14 @@ class RiskGate:
         """Trades from matching: positions and marks of the risk engine follow them."""
         sym = msg["sym"]
         now = self.clock()
-        for price, qty, side, aggr, rest, _match in msg["trades"]:
+        for price, qty, side, aggr, rest, _match, aggr_oid, rest_oid in msg["trades"]:
             px = price * RISK_PRICE_PER_TICK
             self.seq += 1
-            self.engine.process(Event(self.seq, now, "fill", str(aggr), sym, side, qty, px, ""))
+            self.engine.process(Event(self.seq, now, "fill", str(aggr), sym, side, qty, px,
+                                      str(aggr_oid)))
             self.seq += 1
-            self.engine.process(Event(self.seq, now, "fill", str(rest), sym, -side, qty, px, ""))
+            self.engine.process(Event(self.seq, now, "fill", str(rest), sym, -side, qty, px,
+                                      str(rest_oid)))
         if msg["trades"]:
             self.seq += 1
             self.engine.process(Event(self.seq, now, "mark", "", sym, 0, 0,
@@ -112,7 +115,7 @@ class DropCopy:
 
     def on_fills(self, msg: dict) -> None:
         sym = msg["sym"]
-        for price, qty, side, aggr, rest, match in msg["trades"]:
+        for price, qty, side, aggr, rest, match, _aggr_oid, _rest_oid in msg["trades"]:
             self.fills.append((match, sym, price, qty, side, aggr, rest))
             self.positions.fill(sym, aggr, side, rest, price, qty)
 

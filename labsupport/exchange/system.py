@@ -4,8 +4,9 @@
 port, the FIX, L2 and UDP feed ports, all free loopback ports chosen by the OS), writes
 ``DIR/ports.json`` (``fix``, ``md_zmq``, ``md_udp``, ``rpc`` and the RPC port of each
 service), then starts the services with the frame's :class:`~labsupport.services.Supervisor`
-in dependency order (market data and drop copy, the matchers, risk, the gateway), each ready
-(``ready`` on its output) before the next, logs under ``DIR/logs``. A matcher that dies is
+in dependency order, in parallel where nothing orders them (market data, drop copy and the
+matchers at once, then risk, then the gateway), each stage ready (``ready`` on its output)
+before the next, logs under ``DIR/logs``. A matcher that dies is
 restarted by the supervisor (``on-failure``) and rebuilds its books from its journal.
 
 ``up`` then waits in the foreground until SIGTERM (what ``down`` sends it, using
@@ -49,8 +50,12 @@ def _tcp_port() -> int:
 
 
 def plan(run_dir: Path, symbols: list[str], matchers: int, mode: str = "services",
-         limits: str = DEFAULT_LIMITS) -> tuple[dict[str, Any], list[ServiceSpec]]:
-    """Write ``wiring.json`` and ``ports.json``; return the wiring and the service specs."""
+         limits: str = DEFAULT_LIMITS, faults: dict[str, dict] | None = None
+         ) -> tuple[dict[str, Any], list[ServiceSpec]]:
+    """Write ``wiring.json`` and ``ports.json``; return the wiring and the service specs.
+    ``faults`` injects failures for tests and demonstrations, by service: ``{"match-0":
+    {"kill_after_journal": N}}`` makes that matcher kill itself with SIGKILL once input N is
+    journaled and before its outputs are published."""
     if matchers < 1 or matchers > len(symbols):
         raise ExchangeError(f"--matchers {matchers}: must be between 1 and the number of "
                             f"symbols ({len(symbols)})")
@@ -58,7 +63,7 @@ def plan(run_dir: Path, symbols: list[str], matchers: int, mode: str = "services
         raise ExchangeError(f"--symbols {','.join(symbols)}: distinct names of 1-8 letters or digits")
     wiring: dict[str, Any] = {"symbols": symbols, "matchers": matchers, "mode": mode,
                               "limits": limits, "fix": _tcp_port(), "md_zmq": _tcp_port(),
-                              "md_udp": _udp_port()}
+                              "md_udp": _udp_port(), "faults": faults or {}}
     names = roles(wiring)
     wiring["ports"] = {n.replace("match-", "match."): _tcp_port() for n in names}
     wiring["rpc"] = {n: _tcp_port() for n in names}
@@ -73,14 +78,15 @@ def plan(run_dir: Path, symbols: list[str], matchers: int, mode: str = "services
     if mode == "monolith":
         return wiring, [ServiceSpec.python("monolith", "labsupport.exchange", *cmd[:1], "monolith",
                                            *cmd[1:], ready=ready, stop_grace_s=5.0)]
-    specs, before = [], ()
+    matchers_ = tuple(n for n in names if n.startswith("match-"))
+    needs = {"risk": matchers_, "gateway": ("md", "dropcopy", "risk")}  # what each one feeds
+    specs = []
     for name in names:
         restart = RestartPolicy("on-failure", max_restarts=5) if name.startswith("match-") \
             else RestartPolicy()
         specs.append(ServiceSpec.python(name, "labsupport.exchange", "serve", name, *cmd[1:],
-                                        ready=ready, depends_on=before, restart=restart,
-                                        stop_grace_s=5.0))
-        before = (name,)
+                                        ready=ready, depends_on=needs.get(name, ()),
+                                        restart=restart, stop_grace_s=5.0))
     return wiring, specs
 
 
@@ -97,7 +103,7 @@ def up(run_dir: Path, symbols: list[str], matchers: int = 1, mode: str = "servic
     stop = stop or threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set()) \
         if threading.current_thread() is threading.main_thread() else None
-    sup = Supervisor(specs, run_dir=run_dir, name="exchange")
+    sup = Supervisor(specs, run_dir=run_dir, name="exchange", parallel=True)
     try:
         sup.start()
         pid_file.write_text(str(os.getpid()), encoding="utf-8")
@@ -177,13 +183,14 @@ class Cluster:
 
     def __init__(self, run_dir: Path, symbols: list[str], matchers: int = 1, *,
                  mode: str = "services", limits: str = DEFAULT_LIMITS,
-                 ready_timeout_s: float = 90.0, remove: Path | None = None) -> None:
+                 ready_timeout_s: float = 90.0, remove: Path | None = None,
+                 faults: dict[str, dict] | None = None) -> None:
         self.remove = remove  # a directory to delete on close (a temporary run directory)
         import subprocess
         import sys
 
         self.run_dir = run_dir.resolve()
-        wiring, _specs = plan(self.run_dir, symbols, matchers, mode, limits)
+        wiring, _specs = plan(self.run_dir, symbols, matchers, mode, limits, faults)
         self.mode = mode
         (self.run_dir / "logs").mkdir(exist_ok=True)
         self.procs: dict[str, subprocess.Popen] = {}
