@@ -40,7 +40,7 @@ def kernel_reasons(lines: list[bytes], rules: Rules | None = None) -> list[str |
 
 BOTH = pytest.mark.parametrize("run", [reasons, batch_reasons, numpy_reasons, kernel_reasons],
                                ids=["reference", "batch-loop", "batch-numpy", "batch-kernel"])
-METHODS = pytest.mark.parametrize("method", ["loop", "numpy", "kernel"])
+METHODS = pytest.mark.parametrize("method", ["loop", "numpy", "kernel", "auto"])
 T0 = 1_700_000_000_000_000_000
 
 

@@ -129,3 +129,28 @@ def test_kill_9_of_the_sink_mid_stream_then_rerun_is_exactly_once(ticks: Path,
     assert (len(got[0]), len(got[1])) == (len(want[0]), len(want[1]))
     assert verify.checksum(got[0]) == verify.checksum(want[0])
     assert verify.checksum(got[1]) == verify.checksum(want[1])
+
+
+def test_duckdb_sink_from_the_command_line_then_rerun_adds_nothing(ticks: Path, tmp_path: Path,
+                                                                    capsys) -> None:
+    pytest.importorskip("duckdb", reason="the DuckDB sink is a peers dependency")
+    from labsupport.stream.duck import FILE, DuckSink
+
+    db = tmp_path / "dd"
+    argv = ["run", "--source", str(ticks), "--db", str(db), "--sink", "duckdb"]
+    assert main(argv) == 0
+    want = verify.expected(ticks)
+    assert f"{len(want[0])} accepted, {len(want[1])} dead letters" in capsys.readouterr().out
+    assert main(argv) == 0
+    assert "0 new lines, 0 accepted, 0 dead letters" in capsys.readouterr().out
+    assert (db / FILE).exists() and not (db / "dead_letters.csv").exists()  # not the tick store
+    with DuckSink(db) as s:
+        t, d = s.tables()
+    assert t[verify.ACCEPTED].reset_index(drop=True).equals(want[0])
+    assert verify.sort_dead_letters(d.astype(str)).equals(want[1])
+
+
+def test_an_unknown_sink_is_a_usage_error(capsys) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["run", "--source", "S", "--db", "D", "--sink", "parquet"])
+    assert exc.value.code == 2 and "invalid choice: 'parquet'" in capsys.readouterr().err

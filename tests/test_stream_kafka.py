@@ -16,7 +16,9 @@ from labsupport.stream.gen import write_ticks
 
 BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP")
 pytestmark = pytest.mark.skipif(
-    not BOOTSTRAP, reason="no Kafka broker: set KAFKA_BOOTSTRAP=host:port to test the kafka transport")
+    not BOOTSTRAP, reason="no Kafka broker (the lab starts none, and none installs from PyPI or "
+                          "Debian): set KAFKA_BOOTSTRAP=host:port of a Kafka or Redpanda you run "
+                          "to test the kafka transport")
 
 
 @pytest.mark.timeout(180)

@@ -4,8 +4,10 @@ One suite parametrized over the transports (ZeroMQ always; Redis and RabbitMQ on
 the lab starts, skipped with the reason if the program is missing). For each: the store holds
 exactly the reference's accepted ticks and ``dead_letters.csv`` exactly its rejects; a second
 run adds nothing; a worker killed with SIGKILL mid-stream is replaced and nothing is lost or
-duplicated; a Redis server (and, at LAB_SCALE=full, a RabbitMQ node) killed and restarted
-mid-stream is reconnected to, with the same result.
+duplicated; a Redis server and a RabbitMQ node killed with SIGKILL and restarted mid-stream
+(by their supervisor's restart policy, on the same port) are reconnected to, with the same
+result. One RabbitMQ node serves the whole module (a boot takes ~10 s on 2 cores): the
+restart test kills that node, last.
 """
 
 from __future__ import annotations
@@ -43,15 +45,42 @@ def want(ticks: Path):
     return verify.expected(ticks)
 
 
+def supervised(kind: str, specs, run_dir: Path) -> Supervisor:
+    """``specs`` under a supervisor that restarts ``kind`` when it dies (same port, same data)."""
+    specs = [replace(s, restart=RestartPolicy("on-failure", backoff_s=0.2))
+             if s.name == kind else s for s in specs]
+    return Supervisor(specs, run_dir=run_dir, name=kind)
+
+
+def url_for(kind: str, sup: Supervisor) -> str:
+    port = sup.port(kind)
+    return (f"redis://127.0.0.1:{port}/0" if kind == "redis"
+            else f"amqp://guest:guest@127.0.0.1:{port}/%2F")
+
+
+@pytest.fixture(scope="module")
+def rabbit(tmp_path_factory: pytest.TempPathFactory):
+    """One supervised RabbitMQ node for the module."""
+    data = tmp_path_factory.mktemp("rabbitmq")
+    try:
+        specs = frame.rabbitmq_services(data)
+    except frame.BrokerUnavailable as exc:
+        pytest.skip(f"rabbitmq: {exc}")
+    with supervised("rabbitmq", specs, data / "run") as sup:
+        yield sup
+
+
 @pytest.fixture(scope="module", params=["zmq", "redis", "rabbitmq"])
 def transport(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
     kind = request.param
     if kind == "zmq":
         yield kind, ""
         return
-    start = frame.redis if kind == "redis" else frame.rabbitmq
+    if kind == "rabbitmq":
+        yield kind, url_for(kind, request.getfixturevalue("rabbit"))
+        return
     try:
-        broker = start(tmp_path_factory.mktemp(kind))
+        broker = frame.redis(tmp_path_factory.mktemp(kind))
     except frame.BrokerUnavailable as exc:
         pytest.skip(f"{kind}: {exc}")
     try:
@@ -95,27 +124,21 @@ def test_worker_killed_mid_stream_loses_and_duplicates_nothing(transport, ticks,
     assert verify.same(got, want)
 
 
-def kill_and_restart_mid_stream(kind: str, specs, ticks: Path, tmp_path: Path,
+def kill_and_restart_mid_stream(kind: str, sup: Supervisor, ticks: Path, tmp_path: Path,
                                 retransmit_s: float):
-    """Run the pipeline against a supervised broker that is SIGKILLed at the first commit
+    """Run the pipeline against the supervised broker ``kind``, SIGKILLed at the first commit
     and restarted on the same port by its restart policy; return the run's result."""
-    specs = [replace(s, restart=RestartPolicy("on-failure", backoff_s=0.2))
-             if s.name == kind else s for s in specs]
     kills: list[int] = []
-    with Supervisor(specs, run_dir=tmp_path / "run", name=kind) as sup:
-        port = sup.port(kind)
-        url = (f"redis://127.0.0.1:{port}/0" if kind == "redis"
-               else f"amqp://guest:guest@127.0.0.1:{port}/%2F")
 
-        def kill_broker(p: Pipeline) -> None:
-            if not kills:
-                kills.append(sup.pid(kind))
-                sup.kill(kind)
+    def kill_broker(p: Pipeline) -> None:
+        if not kills:
+            kills.append(sup.pid(kind))
+            sup.kill(kind)
 
-        spec = TransportSpec(kind, url=url, workers=2)
-        r = Pipeline(TickSource(ticks, batch=40), str(tmp_path / "db"), spec, window=800,
-                     retransmit_s=retransmit_s, on_commit=kill_broker).run()
-        assert kills and sup.pid(kind) != kills[0]  # it really was a new server process
+    spec = TransportSpec(kind, url=url_for(kind, sup), workers=2)
+    r = Pipeline(TickSource(ticks, batch=40), str(tmp_path / "db"), spec, window=800,
+                 retransmit_s=retransmit_s, on_commit=kill_broker).run()
+    assert kills and sup.pid(kind) != kills[0]  # it really was a new server process
     return r
 
 
@@ -126,7 +149,8 @@ def test_redis_killed_and_restarted_mid_stream(ticks, want, tmp_path: Path) -> N
         specs = frame.redis_services(tmp_path / "data", appendonly=True)
     except frame.BrokerUnavailable as exc:
         pytest.skip(str(exc))
-    r = kill_and_restart_mid_stream("redis", specs, ticks, tmp_path, retransmit_s=1.0)
+    with supervised("redis", specs, tmp_path / "run") as sup:
+        r = kill_and_restart_mid_stream("redis", sup, ticks, tmp_path, retransmit_s=1.0)
     assert r.accepted == len(want[0])
     assert verify.same(verify.stored(tmp_path / "db"), want)
 
@@ -165,15 +189,8 @@ def test_duckdb_sink_same_result_in_one_transaction_per_commit(ticks, want, tmp_
     assert verify.sort_dead_letters(d.astype(str)).equals(want[1])
 
 
-@pytest.mark.skipif(os.environ.get("LAB_SCALE") != "full",
-                    reason="RabbitMQ restart takes ~20 s on 2 cores: LAB_SCALE=full")
-@pytest.mark.timeout(240)
-def test_rabbitmq_killed_and_restarted_mid_stream(ticks, want, tmp_path: Path) -> None:
-    (tmp_path / "data").mkdir()
-    try:
-        specs = frame.rabbitmq_services(tmp_path / "data")
-    except frame.BrokerUnavailable as exc:
-        pytest.skip(str(exc))
-    r = kill_and_restart_mid_stream("rabbitmq", specs, ticks, tmp_path, retransmit_s=2.0)
+@pytest.mark.timeout(180)
+def test_rabbitmq_killed_and_restarted_mid_stream(rabbit, ticks, want, tmp_path: Path) -> None:
+    r = kill_and_restart_mid_stream("rabbitmq", rabbit, ticks, tmp_path, retransmit_s=2.0)
     assert r.accepted == len(want[0])
     assert verify.same(verify.stored(tmp_path / "db"), want)

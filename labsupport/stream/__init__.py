@@ -8,8 +8,8 @@ replay through Lab 09), ``wire`` (the message), ``transport`` (the interface and
 ``redis_transport``, ``rabbit_transport``, ``kafka_transport``, ``worker`` (a process with an
 asyncio loop), ``clean`` (the rules, per tick: the reference), ``vector`` (the same rules a batch
 at a time), ``fastparse`` (a batch parsed in one compiled pass), ``kernel`` (the stateful rules
-compiled), ``sink`` (the tick store with high-water marks: exactly once), ``pipeline`` (the
-coordinator), ``brokers`` (starting a broker for a run), ``gen`` (seeded dirty tick files),
+compiled), ``sink`` (the tick store with high-water marks: exactly once), ``groupcommit`` (the
+sink's two syncs on two threads, a group at a time), ``pipeline`` (the coordinator), ``brokers`` (starting a broker for a run), ``gen`` (seeded dirty tick files),
 ``duck`` (DuckDB as an alternative sink), ``__main__``, ``bench``, ``explore``.
 """
 

@@ -1,12 +1,15 @@
 """Command line of the stream processor.
 
     python -m labsupport.stream run --source TICKS.csv --transport zmq --db DIR [--workers N]
-        [--late-ns NS] [--max-dev-pct P] [--broker URL] [--batch B]
+        [--late-ns NS] [--max-dev-pct P] [--broker URL] [--batch B] [--sink tsdb|duckdb]
     python -m labsupport.stream run --source replay:TICKS.csv ...   # at the recorded pace
 
 ``TICKS.csv`` has the header ``seq,ts_ns,symbol,price,size``; ``DIR`` is a tick store (read it
 with ``python -m labsupport.tsdb query DIR --symbol S``) and ``DIR/dead_letters.csv`` holds the
-rejects (``seq,symbol,reason,raw``). Running the same command again adds nothing. Without
+rejects (``seq,symbol,reason,raw``); with ``--sink duckdb`` the same run goes into
+``DIR/stream.duckdb`` instead (tables ``ticks``, ``dead_letters``, ``marks``). Running the same
+command again adds nothing. A paced source (``replay:``) closes a batch when it is full or 1 ms
+of recorded time after its first tick, whichever comes first. Without
 ``--broker``, Redis and RabbitMQ runs start their broker and stop it at the end. Prints one
 summary line (and a progress bar on a terminal). The convention of ``labsupport.cli``: bad
 arguments, a missing source and a bad header exit 2 with one line; anything else is a bug.
@@ -22,10 +25,12 @@ from .brokers import running_broker
 from .clean import DEFAULT_LATE_NS, DEFAULT_MAX_DEV_PCT, PARTITIONS, Rules
 from .errors import StreamError
 from .pipeline import Pipeline
-from .source import TickSource, parse_source_arg
+from .sink import StreamSink
+from .source import DEFAULT_LINGER_NS, TickSource, parse_source_arg
 from .transport import TRANSPORTS, TransportSpec
 
 PROG = "python -m labsupport.stream"
+SINKS = ("tsdb", "duckdb")
 
 
 def _positive_int(text: str) -> int:
@@ -62,6 +67,8 @@ def build_parser() -> cli.ArgumentParser:
                      help="outlier threshold, percent from the median of 20 (default 10)")
     run.add_argument("--broker", default=None, help="broker URL (default: start one)")
     run.add_argument("--batch", type=_positive_int, default=1000, help="ticks per message")
+    run.add_argument("--sink", choices=SINKS, default="tsdb",
+                     help="the tick store (default) or DuckDB (DIR/stream.duckdb)")
     return parser
 
 
@@ -75,10 +82,17 @@ def _progress_bar(total: int):
     def update(p: Pipeline) -> None:
         r = p.result
         bar.n = r.accepted + r.rejected
-        bar.set_postfix(lag=",".join(map(str, p.lag())), dead=dict(r.reasons), refresh=False)
+        lag = " ".join(f"p{i}:{n}" for i, n in enumerate(p.lag()) if n)
+        bar.set_postfix(lag=lag or "0", dead=dict(r.reasons), refresh=False)
         bar.refresh()
 
     return bar, update
+
+
+def _duck_sink():
+    from .duck import DuckSink  # imports duckdb, a peers dependency: only when asked for
+
+    return DuckSink
 
 
 @cli.entry(PROG, input_errors=(StreamError,))
@@ -90,13 +104,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.late_ns < 0:
         parser.error("argument --late-ns: must be >= 0")
     path, paced = parse_source_arg(args.source)
-    source = TickSource(path, batch=args.batch)
+    source = TickSource(path, batch=args.batch, linger_ns=DEFAULT_LINGER_NS if paced else None)
+    sink = _duck_sink() if args.sink == "duckdb" else StreamSink
     rules = Rules(args.late_ns, args.max_dev_pct)
     with running_broker(args.transport, args.broker) as url:
         spec = TransportSpec(args.transport, url=url, workers=args.workers)
         bar, update = _progress_bar(len(source))
         try:
-            r = Pipeline(source, args.db, spec, rules=rules, paced=paced, progress=update).run()
+            r = Pipeline(source, args.db, spec, rules=rules, paced=paced, progress=update,
+                         sink=sink).run()
         finally:
             if bar is not None:
                 bar.close()

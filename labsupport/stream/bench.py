@@ -8,13 +8,16 @@ One run, one table, in sections:
   PUSH/PULL to another process, Redis XADD pipelined, RabbitMQ publishes with confirms (pika);
 - ``clean``: the rules alone on one core: the per-tick reference, the batch loop, the numpy
   passes, the compiled kernel;
+- ``disk``: what one fdatasync of an appended 4 kB costs on the disk the stores live on (every
+  commit pays one for the dead letters and one for the WAL record);
 - ``pipeline``: source to durable in the tick store, per transport and worker count (closed
-  loop: as fast as it goes, bounded by the in-flight window);
+  loop: as fast as it goes, bounded by the in-flight window), with the worst consumer lag of
+  any partition;
 - ``peer``: the same rules as a bytewax dataflow (skipped with the reason if not installed) and,
   quoted as published, LinkedIn's Kafka benchmark (2 M writes/s on three machines, 2014);
 - ``open loop``: ticks offered at a fixed rate by the paced source (Lab 09's absolute schedule)
-  over ZeroMQ, latency from each batch's *intended* send time to durable (no coordinated
-  omission).
+  over ZeroMQ, batches closed by size or 1 ms linger, latency from the intended time of each
+  batch's oldest tick to durable (no coordinated omission), then the p99 of each stage.
 
 Numbers on a shared 2-core machine are noise in absolute terms; the ratios are the point.
 """
@@ -36,11 +39,11 @@ from .brokers import running_broker
 from .clean import clean_reference
 from .gen import make_ticks, write_ticks
 from .peers import bytewax_available, bytewax_clean
-from .pipeline import run_pipeline
+from .pipeline import RunResult, run_pipeline
 from .vector import METHODS, clean_batch
 
 __all__ = ["main", "zmq_ceiling", "redis_ceiling", "rabbit_ceiling", "clean_rates",
-           "pipeline_rate", "open_loop"]
+           "fsync_cost", "worst_lag", "pipeline_rate", "pipeline_run", "open_loop"]
 
 PAYLOAD = b"x" * 100
 
@@ -123,29 +126,61 @@ def clean_rates(n: int) -> dict[str, float]:
     return out
 
 
+def fsync_cost(where: str | None = None, n: int = 200) -> dict[str, float]:
+    """p50/p99 (ms) of one fdatasync after appending 4 kB to a file in ``where``."""
+    fd, path = tempfile.mkstemp(prefix="fsync-", dir=where)
+    try:
+        ts = []
+        for _ in range(n):
+            os.write(fd, b"x" * 4096)
+            t0 = time.perf_counter_ns()
+            os.fdatasync(fd)
+            ts.append(time.perf_counter_ns() - t0)
+    finally:
+        os.close(fd)
+        os.unlink(path)
+    p50, p99 = np.percentile(ts, [50, 99]) / 1e6
+    return {"p50_ms": round(float(p50), 3), "p99_ms": round(float(p99), 3)}
+
+
+def worst_lag(r: RunResult) -> tuple[int, int]:
+    """(lines, partition) of the largest consumer lag any partition had during the run."""
+    lag = r.lag_frame()
+    if lag.empty:
+        return 0, -1
+    col = lag.max().idxmax()
+    return int(lag[col].max()), int(col[1:])
+
+
 def pipeline_rate(src: str, transport: str, url: str, workers: int, batch: int = 2000
                   ) -> tuple[float, float]:
     """(ticks/s, p99 latency ms) of one closed-loop run into a fresh store."""
+    r = pipeline_run(src, transport, url, workers, batch)
+    lat = r.latencies()
+    return r.rate, float(np.percentile(lat, 99)) / 1e6 if lat.size else float("nan")
+
+
+def pipeline_run(src: str, transport: str, url: str, workers: int, batch: int = 2000
+                 ) -> RunResult:
+    """One closed-loop run into a fresh store (removed after)."""
     db = tempfile.mkdtemp(prefix="stream-bench-")
     try:
-        r = run_pipeline(src, db, transport=transport, url=url, workers=workers, batch=batch)
-        lat = r.latencies()
-        return r.rate, float(np.percentile(lat, 99)) / 1e6 if lat.size else float("nan")
+        return run_pipeline(src, db, transport=transport, url=url, workers=workers, batch=batch)
     finally:
         shutil.rmtree(db, ignore_errors=True)
 
 
-def open_loop(rate: int, n: int) -> dict[str, float]:
-    """Offer ``n`` ticks at ``rate``/s over ZeroMQ; latency percentiles in ms."""
+def open_loop(rate: int, n: int) -> tuple[dict[str, float], RunResult]:
+    """Offer ``n`` ticks at ``rate``/s over ZeroMQ: latency percentiles in ms, and the run."""
     tmp = tempfile.mkdtemp(prefix="stream-open-")
     try:
         src = write_ticks(os.path.join(tmp, "t.csv"), n, dirt=0.02, seed=7,
                           step_ns=max(1, 10**9 // rate))
-        r = run_pipeline(src, os.path.join(tmp, "db"), workers=2, batch=100, paced=True)
+        r = run_pipeline(src, os.path.join(tmp, "db"), workers=2, batch=1000, paced=True)
         lat = r.latencies() / 1e6
         p = np.percentile(lat, [50, 99, 99.9]) if lat.size else [float("nan")] * 3
         return {"offered_per_s": rate, "p50_ms": p[0], "p99_ms": p[1], "p99.9_ms": p[2],
-                "max_ms": float(lat.max()) if lat.size else float("nan")}
+                "max_ms": float(lat.max()) if lat.size else float("nan")}, r
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -159,6 +194,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     rep = BenchReport("stream")
     n = args.ticks
     rep.add("pyzmq PUSH/PULL", section="ceiling", msgs_per_s=round(zmq_ceiling(max(n, 20_000))))
+    rep.add("fdatasync of 4 kB appended", section="disk", **fsync_cost())
     rates = clean_rates(min(n, 50_000))
     for name, rate in rates.items():
         rep.add(f"rules: {name}", section="clean", ticks_per_s=round(rate),
@@ -176,10 +212,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                     rep.add("RabbitMQ publish + confirm (pika)", section="ceiling",
                             msgs_per_s=round(rabbit_ceiling(url)))
                 for workers in (1, 2):
-                    rate, p99 = pipeline_rate(src, kind, url, workers)
-                    ours[(kind, workers)] = rate
+                    r = pipeline_run(src, kind, url, workers)
+                    lat = r.latencies()
+                    lag, part = worst_lag(r)
+                    ours[(kind, workers)] = r.rate
                     rep.add(f"ours over {kind}, {workers} worker(s)", section="pipeline",
-                            ticks_per_s=round(rate), p99_ms=round(p99, 2))
+                            ticks_per_s=round(r.rate),
+                            p99_ms=round(float(np.percentile(lat, 99)) / 1e6, 2),
+                            max_lag_lines=lag, of_partition=part)
         why = bytewax_available()
         if why is None:
             raws = make_ticks(min(n, 50_000), seed=1, dirt=0.02)
@@ -193,8 +233,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"skipped bytewax: {why}")
         rep.add("Kafka, LinkedIn 2014 (published, 3 machines)", section="peer",
                 ticks_per_s=2_000_000)
-        rep.add("open loop over zmq", section="open loop",
-                **{k: round(v, 3) for k, v in open_loop(100_000, scaled(5_000, 50_000, 200_000)).items()})
+        stats, r = open_loop(100_000, scaled(5_000, 50_000, 200_000))
+        lag, part = worst_lag(r)
+        rep.add("open loop over zmq", section="open loop", max_lag_lines=lag,
+                **{k: round(v, 3) for k, v in stats.items()})
+        for stage, row in r.stage_table().iterrows():
+            rep.add(f"  stage: {stage}", section="open loop", p50_ms=round(row.p50_ms, 3),
+                    p99_ms=round(row.p99_ms, 3))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     rep.print()

@@ -65,7 +65,7 @@ class DuckSink:
             b = d.batch
             new = b.line > mark
             frames.append(pd.DataFrame({
-                "line": b.line[new], "symbol": [s for s, k in zip(b.symbol, new.tolist()) if k],
+                "line": b.line[new], "symbol": np.array(b.names, dtype=object)[b.codes[new]],
                 "seq": b.seq[new], "ts_ns": b.ts_ns[new], "price": b.price[new],
                 "size": b.size[new]}))
             rows += [(r.line, r.seq, r.symbol, r.reason, r.raw) for r in b.rejected if r.line > mark]

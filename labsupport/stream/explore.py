@@ -4,7 +4,9 @@
 ``late_ns`` and ``max_dev_pct`` and draws one symbol's prices, accepted in grey and each reject
 marked by its reason, with the counts per reason as the returned table; :func:`rules_explorer`
 puts sliders on it. :func:`plot_run` draws a finished run's live view after the fact: consumer
-lag per worker over time and the end-to-end latency histogram (log bins, p50/p99/p99.9).
+lag per partition over time (source lines published and not yet committed, as a Kafka
+consumer group reports lag per partition) and the end-to-end latency histogram (log bins,
+p50/p99/p99.9); :func:`stage_table` says which stage the latency went to.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from .clean import REASONS, DeadLetter, Rules, clean_reference, parse
 from .gen import make_ticks
 from .pipeline import RunResult
 
-__all__ = ["rule_counts", "show_rules", "rules_explorer", "plot_run"]
+__all__ = ["rule_counts", "show_rules", "rules_explorer", "plot_run", "stage_table"]
 
 _COLORS = {"nonpositive": "tab:purple", "duplicate": "tab:blue", "late": "tab:orange",
            "outlier": "tab:red"}
@@ -72,17 +74,17 @@ def rules_explorer(n: int = 3000):
 
 
 def plot_run(r: RunResult, title: str = "") -> pd.DataFrame:
-    """Lag per worker over time and the latency histogram of a finished run; returns its summary."""
+    """Lag per partition over time and the latency histogram of a finished run; returns its
+    summary."""
     import matplotlib.pyplot as plt
 
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 3.4))
-    if r.lag:
-        t = [x for x, _ in r.lag]
-        lag = np.array([y for _, y in r.lag])
-        for w in range(lag.shape[1]):
-            a1.plot(t, lag[:, w], label=f"worker {w}")
-        a1.legend(fontsize=8)
-    a1.set_title(f"consumer lag {title}".strip())
+    lag = r.lag_frame()
+    for col in lag.columns:
+        a1.plot(lag.index, lag[col], label=f"partition {col[1:]}", lw=1)
+    if len(lag.columns):
+        a1.legend(fontsize=7, ncol=2)
+    a1.set_title(f"consumer lag per partition {title}".strip())
     a1.set_xlabel("time since start (s)")
     a1.set_ylabel("source lines published, not committed")
     lat = r.latencies()
@@ -95,3 +97,9 @@ def plot_run(r: RunResult, title: str = "") -> pd.DataFrame:
     return pd.DataFrame([{"transport": r.transport, "workers": r.workers, "ticks": r.ticks,
                           "ticks_per_s": round(r.rate), "p50_ms": q[0], "p99_ms": q[1],
                           "p99.9_ms": q[2]}]).set_index("transport").round(2)
+
+
+def stage_table(r: RunResult) -> pd.DataFrame:
+    """Per stage of a tick's way (batching and publish, transport, cleaning, results, commit),
+    p50/p99/max in ms: where the end-to-end latency went."""
+    return r.stage_table().round(2)

@@ -12,6 +12,10 @@ the same source). The sink makes the *write* idempotent, which together is exact
            dead-letter file's length after step 2), fdatasync'ed by the WAL   <-- commit point
         4. only now may the workers acknowledge these messages to the broker
 
+Steps 1-2 are :meth:`prepare`, step 3 :meth:`finish`: the coordinator's group committer runs
+them on two threads, so the next group's dead-letter fsync overlaps this group's WAL fdatasync
+(each commit point still comes after its own dead letters are durable).
+
 A crash before step 3 leaves a dead-letter file longer than the last committed length:
 :meth:`StreamSink.open` truncates it back, and the batch is delivered again. A crash after step
 3 and before 4 redelivers a batch whose lines are all at or below the mark: step 1 skips it.
@@ -39,7 +43,7 @@ from .clean import PARTITIONS, SymbolState, key_partition
 from .errors import SinkError
 from .vector import CleanBatch
 
-__all__ = ["COLUMNS", "META", "DEAD_LETTERS", "DL_HEADER", "Delivery", "StreamSink"]
+__all__ = ["COLUMNS", "META", "DEAD_LETTERS", "DL_HEADER", "Delivery", "Staged", "StreamSink"]
 
 COLUMNS = [("price", "float"), ("size", "int"), ("seq", "int"), ("line", "int")]
 META = "_stream"  # reserved symbol holding the high-water marks
@@ -54,7 +58,24 @@ class Delivery:
     partition: int
     last_line: int
     batch: CleanBatch
-    sent_ns: int = 0  # when the source published it (for end-to-end latency)
+    sent_ns: int = 0  # the source's time of its oldest line (for end-to-end latency)
+    pub_ns: int = 0  # when the coordinator published it
+    recv_ns: int = 0  # when a worker took it from the transport
+    done_ns: int = 0  # when that worker had cleaned it
+
+
+@dataclass(slots=True)
+class Staged:
+    """A prepared group: its WAL record's columns, new marks and dead-letter length."""
+
+    ts_ns: np.ndarray
+    codes: np.ndarray
+    names: list[str]
+    columns: dict[str, np.ndarray]
+    marks: dict[int, int]
+    dl_len: int
+    accepted: int
+    rejected: int
 
 
 class StreamSink:
@@ -70,6 +91,8 @@ class StreamSink:
         self.commits = 0
         self.dl_path = os.path.join(self.path, DEAD_LETTERS)
         self.dl_len, self.truncated = self._recover()
+        self._staged_hwm = self.hwm.copy()  # the marks with every prepared group applied
+        self._dl_end = self.dl_len  # the dead-letter file's length with them
         self._dl = open(self.dl_path, "ab")  # noqa: SIM115 - open as long as the sink is
         self.accepted = 0
         self.rejected = 0
@@ -95,6 +118,13 @@ class StreamSink:
 
     def commit(self, deliveries: Sequence[Delivery]) -> tuple[int, int]:
         """Commit a group of deliveries durably in one WAL record: (accepted, rejected) added."""
+        return self.finish(self.prepare(deliveries))
+
+    def prepare(self, deliveries: Sequence[Delivery]) -> Staged | None:
+        """Steps 1 and 2: what is new past the marks (committed or staged), its dead letters
+        appended and fsync'ed. None if nothing is new. The next group may be prepared while
+        this one's :meth:`finish` runs: its dead letters lie past this one's committed length
+        until its own record commits them (a crash in between cuts them off again)."""
         cols: dict[str, list[np.ndarray]] = {c: [] for c in ("ts_ns", "price", "size", "seq",
                                                               "line")}
         names: dict[str, int] = {}  # symbol -> code in this write
@@ -102,7 +132,7 @@ class StreamSink:
         rows = []
         marks: dict[int, int] = {}
         for d in deliveries:
-            mark = max(int(self.hwm[d.partition]), marks.get(d.partition, 0))
+            mark = max(int(self._staged_hwm[d.partition]), marks.get(d.partition, 0))
             if d.last_line <= mark:
                 continue  # a redelivery of what is already committed
             b = d.batch
@@ -113,7 +143,7 @@ class StreamSink:
             rows.extend(r for r in b.rejected if r.line > mark)
             marks[d.partition] = d.last_line
         if not marks:
-            return 0, 0
+            return None
         if rows:
             buf = io.StringIO()
             w = csv.writer(buf, lineterminator="\n")
@@ -122,35 +152,40 @@ class StreamSink:
             self._dl.write(data)
             self._dl.flush()
             os.fsync(self._dl.fileno())
-            dl_len = self.dl_len + len(data)
-        else:
-            dl_len = self.dl_len
+            self._dl_end += len(data)
         self.commits += 1
         parts = sorted(marks)
-        k = len(parts)
-        n_acc = int(sum(c.size for c in codes))
-        meta = names.setdefault(META, len(names))
-        self.db.write(
-            np.concatenate(cols["ts_ns"] + [np.full(k, self.commits, np.int64)]),
-            np.concatenate(codes + [np.full(k, meta, np.uint32)]), symbols=list(names),
-            price=np.concatenate(cols["price"] + [np.zeros(k)]),
-            size=np.concatenate(cols["size"] + [np.full(k, dl_len, np.int64)]),
-            seq=np.concatenate(cols["seq"] + [np.array(parts, np.int64)]),
-            line=np.concatenate(cols["line"] + [np.array([marks[p] for p in parts], np.int64)]),
-        )  # the commit point: one WAL record, fdatasync'ed
-        self.dl_len = dl_len
         for p in parts:
-            self.hwm[p] = marks[p]
-        self.accepted += n_acc
-        self.rejected += len(rows)
-        return n_acc, len(rows)
+            self._staged_hwm[p] = marks[p]
+        k = len(parts)
+        meta = names.setdefault(META, len(names))
+        return Staged(
+            np.concatenate(cols["ts_ns"] + [np.full(k, self.commits, np.int64)]),
+            np.concatenate(codes + [np.full(k, meta, np.uint32)]), list(names),
+            {"price": np.concatenate(cols["price"] + [np.zeros(k)]),
+             "size": np.concatenate(cols["size"] + [np.full(k, self._dl_end, np.int64)]),
+             "seq": np.concatenate(cols["seq"] + [np.array(parts, np.int64)]),
+             "line": np.concatenate(cols["line"] + [np.array([marks[p] for p in parts],
+                                                             np.int64)])},
+            marks, self._dl_end, int(sum(c.size for c in codes)), len(rows))
+
+    def finish(self, st: Staged | None) -> tuple[int, int]:
+        """Step 3, the commit point: one WAL record (ticks + marks + dead-letter length),
+        fdatasync'ed; then the marks move. Groups finish in the order they were prepared."""
+        if st is None:
+            return 0, 0
+        self.db.write(st.ts_ns, st.codes, symbols=st.names, **st.columns)
+        self.dl_len = st.dl_len
+        for p, line in st.marks.items():
+            self.hwm[p] = line
+        self.accepted += st.accepted
+        self.rejected += st.rejected
+        return st.accepted, st.rejected
 
     @staticmethod
     def _codes(b: CleanBatch, names: dict[str, int]) -> np.ndarray:
         """The batch's symbol of each accepted tick as a code into ``names`` (extended)."""
-        if b.codes is None:  # a batch built without codes: one lookup per tick
-            return np.array([names.setdefault(s, len(names)) for s in b.symbol], np.uint32)
-        remap = np.array([names.setdefault(s, len(names)) for s in b.names or []], np.uint32)
+        remap = np.array([names.setdefault(s, len(names)) for s in b.names], np.uint32)
         return remap[b.codes] if remap.size else np.zeros(0, np.uint32)
 
     def symbols(self) -> list[str]:

@@ -6,27 +6,37 @@ numbered as in the file (the header is line 1), so a dead letter can be found wi
 
 A *chunk* is a run of up to ``batch`` consecutive lines of one partition; chunks are published
 in the order the source completes them (by their last line), so the stream as a whole keeps the
-file's order and each partition's order exactly. With ``--source replay:FILE`` chunks are
+file's order and each partition's order exactly. With ``linger_ns`` a batch waits for size *or*
+time (Kafka's ``linger.ms``): the recorded clock is cut into windows of ``linger_ns`` and every
+partition's open chunk is closed at the end of its window (or earlier, when full), so no tick
+waits more than ``linger_ns`` for its batch, and the chunks of all partitions that close
+together are published in one turn: a worker takes them with one wake-up and cleans them in one
+call (a call's fixed cost, not the ticks, is what limits small batches). With ``--source replay:FILE`` chunks are
 released at the recorded pace by Lab 09's :class:`~labsupport.replay.Replayer` (its absolute
-schedule, so a stall does not slow the rest down): a chunk is due at the newest ts_ns among its
-lines, and latency is measured from that intended time (open loop).
+schedule, so a stall does not slow the rest down): a chunk is due when it closes (its window's
+end, or its last line when it filled up first; without linger, its last line), and latency is measured from the intended time of its *first* line (open loop: the
+time a tick waited for its batch to fill counts). The feed thread hands each due chunk to the
+coordinator over an in-process ZeroMQ socket, so the coordinator's one poll wakes for a due
+chunk as for a result.
 """
 
 from __future__ import annotations
 
 import os
-import queue
 import threading
 from dataclasses import dataclass
 
 import numpy as np
+import zmq
 
 from ..replay import Replayer, Sink
 from .clean import HEADER, PARTITIONS
 from .errors import SourceFormatError
 from .fastparse import partitions_of
 
-__all__ = ["TickSource", "Chunk", "ReplayFeed", "parse_source_arg"]
+__all__ = ["DEFAULT_LINGER_NS", "TickSource", "Chunk", "ReplayFeed", "parse_source_arg"]
+
+DEFAULT_LINGER_NS = 1_000_000  # a paced batch closes 1 ms of recorded time after its first tick
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +44,8 @@ class Chunk:
     partition: int
     prev_line: int  # the partition's line before this chunk (0: none)
     idx: np.ndarray  # indices into TickSource.raws
+    due: int = -1  # recorded time it closes (cut with linger_ns; -1: at its last line)
+    wait_ns: int = 0  # recorded time from its first line to ``due`` (its oldest tick's wait)
 
     @property
     def size(self) -> int:
@@ -43,7 +55,8 @@ class Chunk:
 class TickSource:
     """The lines of a tick file (header checked), their partitions and their chunks."""
 
-    def __init__(self, path: str | os.PathLike[str], *, batch: int = 1000) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, batch: int = 1000,
+                 linger_ns: int | None = None) -> None:
         self.path = os.fspath(path)
         with open(self.path, "rb") as f:
             data = f.read()
@@ -58,9 +71,10 @@ class TickSource:
         self.raws = raws[1:]
         self.lines = np.arange(2, len(raws) + 1, dtype=np.int64)
         self.parts = partitions_of(self.raws)
-        self.batch = batch
+        self.batch, self.linger_ns = batch, linger_ns
+        self._newest: np.ndarray | None = None
         self.chunks = self._cut(batch)
-        self._bodies: dict[int, bytes] = {}
+        self._layout()  # built before any run's clock starts
         self.last_line = np.zeros(PARTITIONS, dtype=np.int64)  # each partition's final line
         for p in range(PARTITIONS):
             hit = np.flatnonzero(self.parts == p)
@@ -69,59 +83,124 @@ class TickSource:
 
     def _cut(self, batch: int) -> list[Chunk]:
         chunks = []
+        clock = self.newest_ns() if self.linger_ns is not None else None
         for p in range(PARTITIONS):
             idx = np.flatnonzero(self.parts == p)
             prev = 0
-            for a in range(0, idx.size, batch):
-                part = idx[a:a + batch]
-                chunks.append(Chunk(p, prev, part))
+            if clock is None:
+                for a in range(0, idx.size, batch):
+                    part = idx[a:a + batch]
+                    chunks.append(Chunk(p, prev, part))
+                    prev = int(self.lines[part[-1]])
+                continue
+            for part, due in self._windows(idx, batch, clock):
+                chunks.append(Chunk(p, prev, part, due, due - int(clock[part[0]])))
                 prev = int(self.lines[part[-1]])
-        chunks.sort(key=lambda c: int(c.idx[-1]))
+        chunks.sort(key=lambda c: (c.due, int(c.idx[-1])))
         return chunks
+
+    def _windows(self, idx: np.ndarray, batch: int, clock: np.ndarray
+                 ) -> list[tuple[np.ndarray, int]]:
+        """``idx`` (one partition's lines) cut at the end of each ``linger_ns`` window of the
+        clock and every ``batch`` lines: (lines, when the chunk closes)."""
+        linger = max(1, int(self.linger_ns or 1))
+        t = clock[idx]
+        win = t // linger
+        out = []
+        for w in np.unique(win).tolist():  # windows are increasing: the clock never goes back
+            run = idx[win == w]
+            for a in range(0, run.size, batch):
+                part = run[a:a + batch]
+                full = part.size == batch and a + batch < run.size
+                out.append((part, int(clock[part[-1]]) if full else (w + 1) * linger))
+        return out
 
     def __len__(self) -> int:
         return len(self.raws)
 
+    def _layout(self) -> None:
+        """The lines laid out partition by partition (file order within each), one buffer:
+        every chunk's lines are adjacent in it."""
+        order = np.argsort(self.parts, kind="stable")
+        raws = [self.raws[i] for i in order.tolist()]
+        lens = np.fromiter(map(len, raws), dtype=np.int64, count=len(raws)) + 1
+        self._offsets = np.zeros(len(raws) + 1, dtype=np.int64)
+        self._offsets[1:] = np.cumsum(lens)
+        self._rank = np.empty(len(raws), dtype=np.int64)
+        self._rank[order] = np.arange(len(raws))  # line index -> place in the layout
+        self._by_part = memoryview(b"\n".join(raws) + b"\n")
+
     def body(self, k: int) -> bytes:
-        """Chunk ``k``'s lines, ``b"\\n"``-joined, built once (a resend reuses it)."""
-        b = self._bodies.get(k)
-        if b is None:
-            b = self._bodies[k] = b"\n".join([self.raws[i] for i in self.chunks[k].idx.tolist()])
-        return b
+        """Chunk ``k``'s lines, ``b"\\n"``-joined: a slice of the layout."""
+        idx = self.chunks[k].idx
+        a, b = int(self._rank[idx[0]]), int(self._rank[idx[-1]]) + 1
+        return bytes(self._by_part[self._offsets[a]:self._offsets[b] - 1])
+
+    def newest_ns(self) -> np.ndarray:
+        """The source's clock at each line: the newest ts_ns up to it (a malformed line's
+        second field if it is a number that fits an int64, else 0), which is when a paced replay
+        releases it."""
+        if self._newest is None:
+            ts = np.zeros(len(self.raws), dtype=np.int64)
+            for i, r in enumerate(self.raws):
+                f = r.split(b",", 2)
+                if len(f) > 2 and f[1].isdigit() and len(f[1]) <= 19 and int(f[1]) < 1 << 63:
+                    ts[i] = int(f[1])
+            self._newest = np.maximum.accumulate(ts) if ts.size else ts
+        return self._newest
 
     def due_ns(self) -> np.ndarray:
-        """Each chunk's recorded time: the newest ts_ns up to its last line (malformed: 0)."""
-        ts = np.zeros(len(self.raws), dtype=np.int64)
-        for i, r in enumerate(self.raws):
-            f = r.split(b",", 2)
-            if len(f) > 2 and f[1].isdigit() and len(f[1]) < 19:
-                ts[i] = int(f[1])
-        newest = np.maximum.accumulate(ts) if ts.size else ts
-        return np.array([newest[c.idx[-1]] for c in self.chunks], dtype=np.int64)
+        """Each chunk's recorded time: when it closes (without linger: its last line's)."""
+        newest = self.newest_ns()
+        return np.array([c.due if c.due >= 0 else newest[c.idx[-1]] for c in self.chunks],
+                        dtype=np.int64)
 
 
-class _QueueSink(Sink):
-    """Lab 09's sink interface: each released chunk number goes on a queue with its due time."""
+class _SocketSink(Sink):
+    """Lab 09's sink interface: each released chunk goes to the coordinator as
+    ``(chunk number, intended send time)`` over an in-process PUSH socket (made, used and closed
+    by the replay thread alone: a ZeroMQ socket belongs to one thread)."""
 
-    def __init__(self, q: queue.Queue) -> None:
+    def __init__(self, ctx: zmq.Context, addr: str) -> None:
         super().__init__(record=False)
-        self.q = q
+        self.ctx, self.addr = ctx, addr
+        self.sock: zmq.Socket | None = None
 
     def send(self, batch: list) -> None:
-        for due, _, k in batch:
-            self.q.put((k, due))
+        if self.sock is None:
+            self.sock = self.ctx.socket(zmq.PUSH)
+            self.sock.connect(self.addr)
+        self.sock.send(np.array([(k, due) for due, _, k in batch], dtype=np.int64).tobytes())
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close(linger=1000)
 
 
 class ReplayFeed:
-    """Releases chunk numbers at the recorded pace from a thread running Lab 09's Replayer."""
+    """Releases chunk numbers at the recorded pace from a thread running Lab 09's Replayer;
+    :attr:`socket` is readable when a chunk is due (poll it with the results)."""
 
-    def __init__(self, source: TickSource, *, speed: float = 1.0) -> None:
-        self.q: queue.Queue = queue.Queue()
-        self.sink = _QueueSink(self.q)
+    _count = 0
+
+    def __init__(self, source: TickSource, *, speed: float = 1.0,
+                 ctx: zmq.Context | None = None) -> None:
+        ctx = ctx or zmq.Context.instance()
+        ReplayFeed._count += 1
+        addr = f"inproc://stream-feed-{os.getpid()}-{ReplayFeed._count}"
+        self.socket = ctx.socket(zmq.PULL)
+        self.socket.bind(addr)
+        self.sink = _SocketSink(ctx, addr)
         events = list(zip(source.due_ns().tolist(), range(len(source.chunks))))
         self.replayer = Replayer(events, self.sink, speed=speed, strategy="sleep",
                                  freeze_gc=False, timer_slack=None)
-        self.thread = threading.Thread(target=self.replayer.run, daemon=True)
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        try:
+            self.replayer.run()
+        finally:
+            self.sink.close()
 
     def start(self) -> ReplayFeed:
         self.thread.start()
@@ -132,12 +211,17 @@ class ReplayFeed:
 
     def released(self) -> list[tuple[int, int]]:
         """Chunks due by now: (chunk number, intended send time in ns)."""
-        out = []
+        out: list[tuple[int, int]] = []
         while True:
             try:
-                out.append(self.q.get_nowait())
-            except queue.Empty:
+                data = self.socket.recv(zmq.NOBLOCK)
+            except zmq.Again:
                 return out
+            out.extend(map(tuple, np.frombuffer(data, dtype=np.int64).reshape(-1, 2).tolist()))
+
+    def close(self) -> None:
+        self.thread.join(5)
+        self.socket.close(linger=0)
 
 
 def parse_source_arg(arg: str) -> tuple[str, bool]:

@@ -5,13 +5,16 @@ compiled pass (:mod:`.fastparse`: the batch's bytes joined once, the numeric col
 by a numba kernel, the rare line outside its strict subset through the per-line regex, so
 ``malformed`` means exactly what the reference says), ``nonpositive`` is one numpy mask, and
 the ticks are grouped by symbol with one ``numpy.unique``. The three stateful rules of a symbol
-depend on which earlier ticks were accepted; three ways to run them are kept, all held equal to
+depend on which earlier ticks were accepted; four ways to run them are kept, all held equal to
 the reference by the tests:
 
-- ``method="kernel"`` (the default where numba is installed): :mod:`.kernel`, one compiled
-  loop over the symbol's run, the state handed in and back as a few scalars and arrays;
-- ``method="loop"`` (the default without numba): the same loop in Python, the state's fields in
-  locals and the window also kept sorted, so the median is one or two list reads;
+- ``method="kernel"``: :mod:`.kernel`, one compiled loop over the symbol's run, the state
+  handed in and back as a few scalars and arrays;
+- ``method="loop"`` (the default without numba): the same loop in Python, the state's fields
+  in locals and the window also kept sorted, so the median is one or two list reads;
+- ``method="auto"`` (the default where numba is installed): the kernel for a symbol's run of
+  ``KERNEL_MIN`` ticks or more, the loop for a shorter one (a low-latency batch of a few dozen
+  ticks: the kernel's fixed cost per call, ~40 us, is more than the loop spends on them);
 - ``method="numpy"``, *optimistic* passes: assume every remaining tick of the symbol is
   accepted, compute the three masks at once (first occurrence of each seq, running maximum of
   ts_ns, ``numpy.median`` over ``sliding_window_view`` rows) and find the first tick that fails.
@@ -40,7 +43,8 @@ from .clean import MIN_ACCEPTED, WINDOW, DeadLetter, Rules, SymbolState, dead_le
 from .fastparse import HAVE_NUMBA, parse_batch
 from .kernel import run_symbol_kernel
 
-__all__ = ["CHUNK", "DEFAULT_METHOD", "METHODS", "CleanBatch", "clean_batch", "late_mask"]
+__all__ = ["CHUNK", "DEFAULT_METHOD", "KERNEL_MIN", "METHODS", "CleanBatch", "clean_batch",
+           "late_mask", "split_by_partition"]
 
 CHUNK = 512
 MIN_SPAN = 16
@@ -48,20 +52,32 @@ MIN_SPAN = 16
 
 @dataclass(slots=True)
 class CleanBatch:
-    """Accepted ticks as columns in arrival order, and the dead letters of one batch."""
+    """Accepted ticks as columns in arrival order, and the dead letters of one batch.
+
+    Symbols are one code per accepted tick into the batch's distinct ``names`` (no Python
+    object per tick: the batch crosses a process boundary and the sink writes codes);
+    :attr:`symbol` spells them out for a reader."""
 
     line: np.ndarray
     seq: np.ndarray
     ts_ns: np.ndarray
     price: np.ndarray
     size: np.ndarray
-    symbol: list[str]
+    names: list[str]
+    codes: np.ndarray  # uint32 index into names, one per accepted tick
     rejected: list[DeadLetter]
-    names: list[str] | None = None  # the batch's distinct symbols, and each accepted tick's
-    codes: np.ndarray | None = None  # index into them (uint32): for a columnar write
 
     def __len__(self) -> int:
         return int(self.line.size)
+
+    @property
+    def symbol(self) -> list[str]:
+        return np.array(self.names, dtype=object)[self.codes].tolist() if self.names else []
+
+    def take(self, mask: np.ndarray, rejected: list[DeadLetter]) -> CleanBatch:
+        """The accepted ticks where ``mask`` holds, with ``rejected`` as the dead letters."""
+        return CleanBatch(self.line[mask], self.seq[mask], self.ts_ns[mask], self.price[mask],
+                          self.size[mask], self.names, self.codes[mask], rejected)
 
 
 def late_mask(newest_ts: int | None, ts: np.ndarray, late_ns: int) -> np.ndarray:
@@ -177,8 +193,22 @@ def _run_symbol_loop(st: SymbolState, idx: np.ndarray, seq: np.ndarray, ts: np.n
     st.newest_ts, st.accepted, st.max_seq = newest, accepted, top
 
 
-METHODS = {"loop": _run_symbol_loop, "numpy": _run_symbol, "kernel": run_symbol_kernel}
-DEFAULT_METHOD = "kernel" if HAVE_NUMBA else "loop"
+KERNEL_MIN = 64  # a symbol's run this long or longer goes to the kernel under "auto"
+
+
+def _run_symbol_auto(st: SymbolState, idx: np.ndarray, seq: np.ndarray, ts: np.ndarray,
+                     price: np.ndarray, rules: Rules, verdicts: list) -> None:
+    """The kernel for a long run, the loop for a short one (the kernel's fixed cost per call,
+    handing the state in and out, is more than the loop spends on a few dozen ticks)."""
+    if idx.size >= KERNEL_MIN:
+        run_symbol_kernel(st, idx, seq, ts, price, rules, verdicts)
+    else:
+        _run_symbol_loop(st, idx, seq, ts, price, rules, verdicts)
+
+
+METHODS = {"loop": _run_symbol_loop, "numpy": _run_symbol, "kernel": run_symbol_kernel,
+           "auto": _run_symbol_auto}
+DEFAULT_METHOD = "auto" if HAVE_NUMBA else "loop"
 
 
 def clean_batch(lines: Sequence[int], raws: Sequence[bytes], states: dict[str, SymbolState],
@@ -211,7 +241,22 @@ def clean_batch(lines: Sequence[int], raws: Sequence[bytes], states: dict[str, S
                 if v is not None]
     code = np.zeros(n, dtype=np.uint32)
     code[keep] = inv
-    codes = code[acc]
-    sym = np.array(names, dtype=object)[codes].tolist() if names else []
     return CleanBatch(line_arr[acc], pb.seq[acc], pb.ts_ns[acc], pb.price[acc], pb.size[acc],
-                      sym, rejected, names, codes)
+                      names, code[acc], rejected)
+
+
+def split_by_partition(b: CleanBatch, lines: np.ndarray, parts: np.ndarray
+                       ) -> dict[int, CleanBatch]:
+    """``b`` (cleaned from source lines ``lines``, line ``lines[i]`` of partition ``parts[i]``)
+    cut into one batch per partition: what a worker that cleaned several messages in one call
+    hands to the sink, one delivery per partition."""
+    order = np.argsort(lines, kind="stable")
+    sorted_lines, sorted_parts = lines[order], parts[order]
+    acc_part = sorted_parts[np.searchsorted(sorted_lines, b.line)]
+    rej_part = sorted_parts[np.searchsorted(sorted_lines, [d.line for d in b.rejected])] \
+        if b.rejected else np.zeros(0, dtype=parts.dtype)
+    out = {}
+    for p in np.unique(parts).tolist():
+        rej = [d for d, q in zip(b.rejected, rej_part.tolist()) if q == p]
+        out[p] = b.take(acc_part == p, rej)
+    return out
