@@ -174,6 +174,21 @@ def test_parallel_start_failure_stops_what_was_started(tmp_path: Path) -> None:
     assert read_state(tmp_path)["state"] == "stopped"
 
 
+def test_restart_on_request_brings_back_a_killed_service_on_its_port(tmp_path: Path) -> None:
+    with Supervisor([echo()], run_dir=tmp_path) as sup:  # restart policy: never
+        port, first = sup.port("echo"), sup.pid("echo")
+        sup.kill("echo")
+        assert sup.wait_state("echo", ("failed", "exited")) == "failed"
+        sup.restart("echo")
+        assert sup.port("echo") == port and sup.pid("echo") != first
+        assert ask(port) == b"ping\n"
+        running = sup.pid("echo")
+        sup.restart("echo")  # a running one is stopped first
+        assert not pid_alive(running) and ask(port) == b"ping\n"
+        assert sup.row("echo")["restarts"] == 2
+        assert events(sup, "echo").count("restart requested") == 2
+
+
 def test_line_probe_reads_the_port_the_service_reports(tmp_path: Path) -> None:
     code = ("import socket\ns = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()\n"
             "print('listening on 127.0.0.1:%d' % s.getsockname()[1], flush=True)\n"

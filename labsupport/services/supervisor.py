@@ -221,6 +221,40 @@ class Supervisor:
             self._event(svc, f"sent {signal.Signals(sig).name}")
             svc.proc.send_signal(sig)  # type: ignore[union-attr]
 
+    def restart(self, name: str, *, wait: bool = True) -> None:
+        """Start ``name`` again now, whatever its restart policy: a running one is stopped
+        first (SIGTERM, SIGKILL after its grace), a killed or failed one is launched on the same
+        port. With ``wait``, returns once it is ready (:class:`ServiceStartError` if not)."""
+        if self.state != "running":
+            raise ServiceStartError(f"system {self.name} is {self.state}, not running")
+        with self._lock:
+            svc = self.service(name)
+            if svc.proc is not None and svc.proc.proc is not None \
+                    and svc.proc.proc.poll() is None:
+                svc.last_exit = svc.proc.stop(svc.spec.stop_grace_s)
+            elif svc.proc is not None:
+                svc.last_exit = svc.proc.stop(0)  # reap an exit the monitor has not seen yet
+            svc.restarts += 1
+            self._event(svc, "restart requested")
+            self._launch(svc)  # state "starting": the monitor probes it from here
+        if wait:
+            self.wait_state(name, ("running",), timeout_s=svc.spec.ready_timeout_s + 1.0)
+
+    def wait_state(self, name: str, states: Iterable[str], timeout_s: float = 15.0) -> str:
+        """Block until ``name`` is in one of ``states``; :class:`ServiceStartError` if it fails
+        (or its start gives up) first, or the timeout passes."""
+        wanted = set(states)
+        deadline = time.monotonic() + timeout_s
+        while True:
+            state = self.service(name).state
+            if state in wanted:
+                return state
+            if state == "failed" or time.monotonic() > deadline:
+                raise ServiceStartError(
+                    f"service {name} is {state}, not {'/'.join(sorted(wanted))}; its log:\n"
+                    f"{self.logs(name)}")
+            time.sleep(self.tick_s)
+
     def pause(self, name: str) -> None:
         """SIGSTOP the service: it keeps its sockets and answers nothing (no health checks)."""
         with self._lock:
