@@ -40,6 +40,7 @@ $(PY):
 $(VENV)/.installed-lab: pyproject.toml setup.py labsupport/fastbook/_cyengine.pyx | $(PY)
 	$(PY) -m pip install --quiet -e '.[lab,peers,fast]'
 	$(PY) -c "from labsupport.fastbook import _nbcore; _nbcore.warm_up()"  # Numba compiles once, to its disk cache
+	$(PY) -c "from labsupport.risk import kernel; kernel.warm_up()"  # the risk engine's Numba kernel, likewise
 	touch $@
 
 $(VENV)/.installed-all: pyproject.toml setup.py labsupport/fastbook/_cyengine.pyx | $(PY)
@@ -59,6 +60,7 @@ lab: $(VENV)/.installed-lab
 test: $(VENV)/.installed-all
 	@mkdir -p $(BUILD)/jupyter
 	$(PY) -c "from labsupport.fastbook import _nbcore; _nbcore.warm_up()"  # Numba compiles once, to its disk cache
+	$(PY) -c "from labsupport.risk import kernel; kernel.warm_up()"  # the risk engine's Numba kernel, likewise
 	LAB_SCALE=$(TEST_SCALE) $(PY) -m pytest -n $(JOBS) --dist loadfile --timeout 900 \
 		--nbval --nbval-current-env --nbval-sanitize-with .ci/nbval_sanitize.cfg \
 		--nbval-cell-timeout 240 \
@@ -67,6 +69,7 @@ test: $(VENV)/.installed-all
 run: $(VENV)/.installed-all
 	@mkdir -p $(BUILD)/jupyter
 	$(PY) -c "from labsupport.fastbook import _nbcore; _nbcore.warm_up()"  # Numba compiles once, to its disk cache
+	$(PY) -c "from labsupport.risk import kernel; kernel.warm_up()"  # the risk engine's Numba kernel, likewise
 	LAB_SCALE=$(TEST_SCALE) $(PY) -m labsupport run all --inplace
 
 bench: $(VENV)/.installed-heavy

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from labsupport.risk import RiskEngine
+from labsupport.risk import ENGINES, RiskEngine, make_engine
 from labsupport.risk.events import BUY, CANCEL, FILL, MARK, ORDER, SELL, Event, parse_price
 
 # Generous limits: each test tightens only the one it is about.
@@ -14,9 +14,19 @@ BASE = dict(capital=1_000_000, max_order_qty=1_000_000, max_order_notional=10**9
             max_orders_per_s=10**6)
 
 
+_ENGINE = {"kind": "python"}
+
+
+@pytest.fixture(autouse=True, params=ENGINES)
+def engine_kind(request: pytest.FixtureRequest) -> str:
+    """Every check at its boundaries on both engines: the Python one and the compiled one."""
+    _ENGINE["kind"] = request.param
+    return request.param
+
+
 def make(**limits: object) -> RiskEngine:
     body = "\n".join(f"{k} = {v!r}".replace("'", '"') for k, v in {**BASE, **limits}.items())
-    return RiskEngine("[defaults]\n" + body, clock=lambda: 0)
+    return make_engine("[defaults]\n" + body, engine=_ENGINE["kind"], clock=lambda: 0)
 
 
 class Flow:
@@ -145,11 +155,11 @@ def test_partial_fills_and_fills_beyond_the_order_release_only_what_is_open() ->
     assert f.engine.open_quantity("a", "X") == (30, 0)
     f.fill("o1", 45)  # more than open: the position moves by 45, the order is done
     assert f.engine.open_quantity("a", "X") == (0, 0)
-    assert f.engine.account("a").position("X") == 65
+    assert f.engine.position("a", "X") == 65
     assert f.engine.unknown_fills == 0
     f.fill("o1", 1)  # the order is closed: an unknown fill, still applied
     f.fill("nope", 1)
-    assert f.engine.unknown_fills == 2 and f.engine.account("a").position("X") == 67
+    assert f.engine.unknown_fills == 2 and f.engine.position("a", "X") == 67
     assert f.order(33) == "accept" and f.order(1) == "max_position"
 
 

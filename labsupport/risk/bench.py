@@ -3,8 +3,10 @@
 What it measures, on one generated stream (100 accounts x 500 symbols at every scale but the
 event count; closed loop, so only accepted orders come back filled):
 
-- throughput: events per second through :meth:`RiskEngine.process` with every check and
-  metric on (wall clock, median and best of the repeats, and per CPU second);
+- throughput: events per second with every check and metric on (wall clock, median and best
+  of the repeats, and per CPU second), through the engine chosen with ``--engine``: the
+  compiled one by default (:mod:`.kernel`: the whole stream as one batch, encoding included),
+  next to the Python engine's :meth:`RiskEngine.process`, event by event, in the same run;
 - the pre-trade chain alone (:func:`.checks.pretrade`), timed per order with
   ``perf_counter_ns`` around the call (so the ~50 ns of the timer itself is included),
   p50/p99/p99.9;
@@ -12,7 +14,9 @@ event count; closed loop, so only accepted orders come back filled):
   is produced inside the event that caused it, so this is its whole latency in-process);
 - what throughput is made of: the mean number of holders per mark in the stream, and the
   CPU cost of one mark with 1, 10 and 40 holders (a mark revalues, samples and checks each
-  holder, so throughput falls as positions spread over the symbols);
+  holder, so throughput falls as positions spread over the symbols), for the Python engine,
+  the compiled one in a batch of marks, and the compiled one called once per mark (its
+  dispatch cost, the reason it batches);
 - one historical VaR update at window 250: the tail of order statistics against the whole
   window kept sorted, ``np.percentile`` of the window and a sort of the window, per update
   (:func:`var_update_cost` says exactly what each includes; the 1000x target is
@@ -38,7 +42,7 @@ from labsupport import cli
 from labsupport.measure import BenchReport, LatencyRecorder, scaled
 
 from .checks import pretrade
-from .engine import Decision, RiskEngine
+from .engine import ENGINES, Decision, RiskEngine, make_engine
 from .events import FILL, MARK, Event, RiskError
 from .gen import FlowSpec, generate, limits_toml
 from .positions import AccountRisk
@@ -80,21 +84,27 @@ def stream(sizes: BenchSizes, seed: int = 1) -> list[Event]:
                     engine=RiskEngine(bench_limits(), clock=lambda: 0))
 
 
-def throughput(events: list[Event], repeats: int) -> dict[str, float]:
-    """Events per second through a fresh engine, ``repeats`` times."""
+def throughput(events: list[Event], repeats: int, engine: str = "python") -> dict[str, float]:
+    """Events per second through a fresh engine, ``repeats`` times: the Python engine one
+    event per call, the compiled one the whole list in one :meth:`~.kernel.KernelRiskEngine.run`."""
     walls, cpus = [], []
     limits = bench_limits()
+    if engine == "numba":
+        make_engine(limits, engine="numba").run(events[:100])  # load the compiled kernel
     for _ in range(repeats):
-        engine = RiskEngine(limits)
-        process = engine.process
+        eng = make_engine(limits, engine=engine)
         c0, t0 = time.process_time(), time.perf_counter()
-        for ev in events:
-            process(ev)
+        if engine == "numba":
+            eng.run(events)
+        else:
+            process = eng.process
+            for ev in events:
+                process(ev)
         walls.append(time.perf_counter() - t0)
         cpus.append(time.process_time() - c0)
     n = len(events)
     return {"events": n, "median": n / statistics.median(walls), "best": n / min(walls),
-            "cpu_median": n / statistics.median(cpus), "alerts": len(engine.alerts)}
+            "cpu_median": n / statistics.median(cpus), "alerts": len(eng.alerts)}
 
 
 class _TimedChain(RiskEngine):
@@ -145,24 +155,40 @@ def holders_per_mark(events: list[Event]) -> float:
     return total / marks if marks else 0.0
 
 
-def mark_cost(holders: int, marks: int = 2_000, seed: int = 3) -> dict[str, float]:
+def mark_cost(holders: int, marks: int = 2_000, seed: int = 3, engine: str = "python",
+              batch: bool = True) -> dict[str, float]:
     """CPU ns per mark of one symbol held by ``holders`` accounts (and per holder): the
-    engine's hot path alone, every holder revalued, sampled for VaR and checked."""
+    engine's hot path alone, every holder revalued, sampled for VaR and checked. The
+    compiled engine takes the marks in one batch, or (``batch`` False) one call per mark."""
     rng = np.random.default_rng(seed)
-    engine = RiskEngine(bench_limits(), clock=lambda: 0)
-    engine.process(Event(1, 1, MARK, symbol="S", price=1_000_000))
+    eng = make_engine(bench_limits(), engine=engine, clock=lambda: 0)
+    eng.process(Event(1, 1, MARK, symbol="S", price=1_000_000))
     for i in range(holders):
-        engine.process(Event(2 + i, 2 + i, FILL, f"h{i:03d}", "S", 1 - 2 * (i % 2), 10 + i,
-                             1_000_000, ""))
+        eng.process(Event(2 + i, 2 + i, FILL, f"h{i:03d}", "S", 1 - 2 * (i % 2), 10 + i,
+                          1_000_000, ""))
     prices = 1_000_000 + 100 * rng.integers(-300, 300, size=marks)
     evs = [Event(10_000 + k, 10_000 + k, MARK, symbol="S", price=int(p))
            for k, p in enumerate(prices)]
-    process = engine.process
+    process = eng.process
     t0 = time.process_time_ns()
-    for ev in evs:
-        process(ev)
+    if engine == "numba" and batch:
+        eng.run(evs)
+    else:
+        for ev in evs:
+            process(ev)
     ns = (time.process_time_ns() - t0) / marks
     return {"holders": holders, "ns_per_mark": ns, "ns_per_holder": ns / max(holders, 1)}
+
+
+def mark_costs(holders: tuple[int, ...] = (1, 10, 40)) -> list[dict[str, object]]:
+    """:func:`mark_cost` for each holder count: the Python engine, the compiled one given the
+    marks as one batch, and the compiled one called once per mark (its dispatch cost)."""
+    out: list[dict[str, object]] = []
+    for h in holders:
+        for kind, batch in (("python", False), ("numba", True), ("numba", False)):
+            how = "batch" if kind == "numba" and batch else "one call per mark"
+            out.append({"engine": f"{kind}, {how}", **mark_cost(h, engine=kind, batch=batch)})
+    return out
 
 
 def var_update_cost(window: int, updates: int, scratch_updates: int, seed: int = 2
@@ -212,15 +238,20 @@ def _verdict(ok: bool) -> str:
     return "met" if ok else "MISSED"
 
 
-def build_report(sizes: BenchSizes) -> BenchReport:
+def build_report(sizes: BenchSizes, engine: str = "numba") -> BenchReport:
     report = BenchReport("risk")
     events = stream(sizes)
-    t = throughput(events, sizes.repeats)
-    report.add(f"process, {sizes.accounts} accounts x {sizes.symbols} symbols",
-               section="throughput, every check and metric on", events=t["events"],
-               ev_per_s_median=round(t["median"]), ev_per_s_best=round(t["best"]),
-               ev_per_cpu_s=round(t["cpu_median"]), target=TARGETS["ev_per_s"],
-               verdict=_verdict(t["best"] >= TARGETS["ev_per_s"]))
+    runs = {kind: throughput(events, sizes.repeats, kind) for kind in
+            dict.fromkeys((engine, "python"))}
+    for kind, t in runs.items():
+        report.add(f"{kind} engine, {sizes.accounts} accounts x {sizes.symbols} symbols",
+                   section="throughput, every check and metric on", events=t["events"],
+                   ev_per_s_median=round(t["median"]), ev_per_s_best=round(t["best"]),
+                   ev_per_cpu_s=round(t["cpu_median"]),
+                   vs_python=round(t["median"] / runs["python"]["median"], 2),
+                   target=TARGETS["ev_per_s"],
+                   verdict=_verdict(t["best"] >= TARGETS["ev_per_s"]))
+    t = runs[engine]
     chain, alert, reasons = latencies(events)
     s = chain.summary()
     report.add("pre-trade chain", section="latency per event", count=s.count,
@@ -236,10 +267,10 @@ def build_report(sizes: BenchSizes) -> BenchReport:
     report.add("decisions", section="the stream", orders=sum(reasons.values()),
                accepted=accepted, rejected=sum(reasons.values()) - accepted,
                alerts=t["alerts"], holders_per_mark=round(holders_per_mark(events), 1))
-    for h in (1, 10, 40):
-        m = mark_cost(h)
-        report.add(f"mark, {h} holders", section="the mark's cost (CPU time)",
-                   ns_per_mark=round(m["ns_per_mark"]), ns_per_holder=round(m["ns_per_holder"]))
+    for m in mark_costs():
+        report.add(f"mark, {m['holders']} holders, {m['engine']}",
+                   section="the mark's cost (CPU time)", ns_per_mark=round(m["ns_per_mark"]),
+                   ns_per_holder=round(m["ns_per_holder"]))
     v = var_update_cost(sizes.var_window, sizes.var_updates, sizes.scratch_updates)
     report.add(f"historical VaR update, window {sizes.var_window}", section="VaR update",
                incremental_ns=round(v["incremental_ns"]),
@@ -272,9 +303,12 @@ def run(argv: list[str] | None = None) -> BenchReport:
     ap.add_argument("--events", type=_positive, default=None,
                     help="events in the stream (default: by LAB_SCALE, 100 k at ci)")
     ap.add_argument("--repeats", type=_positive, default=None)
+    ap.add_argument("--engine", choices=ENGINES, default="numba",
+                    help="the engine whose throughput is judged (default: numba; the python "
+                         "engine is measured beside it in every run)")
     ap.add_argument("--no-write", action="store_true", help="do not write build/bench JSON")
     args = ap.parse_args(argv)
-    report = build_report(BenchSizes.for_scale(args.events, args.repeats))
+    report = build_report(BenchSizes.for_scale(args.events, args.repeats), args.engine)
     report.print()
     if not args.no_write:
         print(f"wrote {report.write()}")

@@ -55,11 +55,12 @@ from .events import format_money as _money
 from .limits import LimitsFile, parse_limits
 from .positions import AccountRisk, Metrics
 
-__all__ = ["DECISION_HEADER", "Decision", "OpenOrder", "RiskEngine"]
+__all__ = ["DECISION_HEADER", "ENGINES", "Decision", "OpenOrder", "RiskEngine", "make_engine"]
 
 DECISION_HEADER = "seq,order_id,decision,reason"
 LIMIT_KEYS = ("drawdown_limit", "var_limit", "margin_utilization_limit", "credit_limit")
 _EMPTY: tuple[AccountRisk, ...] = ()
+ENGINES = ("python", "numba")  # make_engine(engine=...): this module, or .kernel compiled
 
 
 class Decision(NamedTuple):
@@ -321,4 +322,24 @@ class RiskEngine:
     def open_quantity(self, account: str, symbol: str) -> tuple[int, int]:
         acct = self.account(account)
         return acct.open_buy.get(symbol, 0), acct.open_sell.get(symbol, 0)
+
+    def position(self, account: str, symbol: str) -> int:
+        return self.account(account).position(symbol)
+
+
+def make_engine(limits: LimitsFile | str = "", *, engine: str = "python",
+                clock: Callable[[], int] = time.perf_counter_ns) -> RiskEngine:
+    """A risk engine by name: ``"python"`` (this module's :class:`RiskEngine`, the reference
+    and teaching path) or ``"numba"`` (:class:`.kernel.KernelRiskEngine`, the same answers
+    from a compiled kernel over int64 arrays; imported only when asked for)."""
+    if engine == "python":
+        return RiskEngine(limits, clock=clock)
+    if engine == "numba":
+        try:
+            from .kernel import KernelRiskEngine
+        except ImportError as exc:  # numba comes with the project's `fast` extra
+            raise RiskError(f"engine 'numba' needs numba (pip install -e '.[fast]'): {exc}"
+                            ) from None
+        return KernelRiskEngine(limits, clock=clock)  # type: ignore[return-value]
+    raise RiskError(f"engine {engine!r}: expected one of {', '.join(ENGINES)}")
 
