@@ -41,7 +41,7 @@ def test_side_by_side_finds_a_known_ratio() -> None:
         {"short": lambda: _spin(2_000), "long": lambda: _spin(8_000)},
         repeats=5, baseline="short", target_s=0.01,
     )
-    assert 2.5 < result.ratio("long") < 6.0
+    assert 2.0 < result.ratio("long") < 8.0  # wide: other processes share the cores
     assert result.ratio("short") == 1.0
     assert result.speedup("long") == pytest.approx(1 / result.ratio("long"))
     table = result.table
