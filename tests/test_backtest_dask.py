@@ -102,3 +102,55 @@ def test_a_worker_killed_mid_sweep_gives_identical_results(data, client, serial)
     pd.testing.assert_frame_equal(got, serial, check_exact=True)
     assert len(done) == len(tasks) > 2  # most tasks finished after the kill
     assert victim not in client.run(os.getpid).values()  # the victim really died (its nanny restarts it)
+
+
+@pytest.mark.timeout(300)
+def test_a_sweep_on_ray_equals_the_serial_sweep_exactly(data, serial):
+    """The optional second backend: the same tasks on a local Ray of 2 CPUs, shut down after."""
+    pytest.importorskip("ray", reason="ray is not installed (the heavy extra)")
+    from labsupport.backtest.rayrun import RayPool, RayStartError
+    from labsupport.backtest.sweep import children_rss
+
+    done = []
+    try:
+        pool = RayPool(2)
+    except RayStartError as exc:  # Ray's own 30 s start-up limit, on an overloaded machine
+        pytest.skip(str(exc))
+    with pool:
+        assert pool.startup_s > 0 and children_rss() > 0
+        got = run_sweep(make_tasks(data, "sma_cross", parse_grid(GRID), chunk=3), pool, progress=done.append)
+    pd.testing.assert_frame_equal(got, serial, check_exact=True)
+    assert len(done) == len(make_tasks(data, "sma_cross", parse_grid(GRID), chunk=3))
+    import ray
+
+    assert not ray.is_initialized()
+
+
+def test_ray_backend_usage_errors_exit_2_with_one_line(data, tmp_path, capsys, monkeypatch):
+    from labsupport.backtest import rayrun
+    from labsupport.backtest.__main__ import main
+
+    argv = ["sweep", "--data", data, "--strategy", "sma_cross", "--grid", GRID, "--out", str(tmp_path),
+            "--backend", "ray"]
+    assert main([*argv, "--scheduler", "tcp://127.0.0.1:1"]) == 2
+    assert "with --backend ray use --workers N" in capsys.readouterr().err
+    monkeypatch.setattr(rayrun, "ray_available", lambda: False)
+    assert main([*argv, "--workers", "2"]) == 2
+    assert "ray is not installed" in capsys.readouterr().err
+
+
+@pytest.mark.timeout(120)
+def test_bench_times_a_dask_sweep_with_worker_busy_share_and_tail(data, client, serial):
+    from labsupport.backtest import bench
+
+    row = bench._timed_dask(client, make_tasks(data, "sma_cross", parse_grid(GRID), chunk=3))
+    assert row["runs"] == len(serial) and row["seconds"] > 0
+    assert 0 < row["busy"] <= 1 and 0 <= row["tail_s"] < row["seconds"]
+
+
+def test_bench_ray_rows_skip_with_a_message_without_ray(data, monkeypatch, capsys):
+    from labsupport.backtest import bench, rayrun
+
+    monkeypatch.setattr(rayrun, "ray_available", lambda: False)
+    assert bench.ray_rows(make_tasks(data, "sma_cross", parse_grid(GRID), chunk=3)) == []
+    assert "ray sweep: skipped: not installed" in capsys.readouterr().out

@@ -1,4 +1,4 @@
-"""Lab 12 engines: event-driven == vectorised, both == backtrader and backtesting.py, fills, stats."""
+"""Lab 12 engines: event-driven == vectorised, both == backtrader, backtesting.py and vectorbt, fills, stats."""
 
 from __future__ import annotations
 
@@ -60,13 +60,20 @@ def test_event_and_vectorised_engines_are_identical(series, name, params, seed):
     assert e.trades.equals(v.trades)
 
 
-@pytest.mark.parametrize("seed, fee_bps", [(1, 0.0), (2, 0.0), (3, 5.0)])
-def test_sma_cross_fills_and_final_value_equal_backtraders(series, seed, fee_bps):
-    if not peers.available()["backtrader"]:
-        pytest.skip("backtrader is not installed (pip install backtrader): differential test skipped")
+PEER_RUNS = {"backtrader": (peers.run_backtrader, "pip install backtrader"),
+             "vectorbt": (peers.run_vectorbt, "pip install vectorbt, the heavy extra")}
+
+
+@pytest.mark.timeout(300)  # vectorbt compiles its kernels on its first call
+@pytest.mark.parametrize("peer, seed, fee_bps", [("backtrader", 1, 0.0), ("backtrader", 2, 0.0), ("backtrader", 3, 5.0),
+                                                 ("vectorbt", 1, 0.0), ("vectorbt", 3, 5.0)])
+def test_sma_cross_fills_and_final_value_equal_backtraders_and_vectorbts(series, peer, seed, fee_bps):
+    run, pip = PEER_RUNS[peer]
+    if not peers.available()[peer]:
+        pytest.skip(f"{peer} is not installed ({pip}): differential test skipped")
     bars = series[seed]
     ours = VectorEngine(costs=Costs(fee_bps=fee_bps)).run(make_strategy("sma_cross", {"fast": 10, "slow": 30}), bars)
-    theirs = peers.run_backtrader(bars, 10, 30, size=100, fee_bps=fee_bps)
+    theirs = run(bars, 10, 30, size=100, fee_bps=fee_bps)
     assert len(ours.fills) > 10
     assert peers.our_fills(ours) == theirs.fills
     assert ours.final_equity == pytest.approx(theirs.final_equity, rel=1e-12)

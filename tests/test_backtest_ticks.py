@@ -47,7 +47,8 @@ def test_requoting_less_often_changes_the_fills(flow):
 
 def _outcome(r):
     return (r.events, r.fills, r.shares, r.quotes, r.position, r.realized_pnl, r.unrealized_pnl,
-            r.seq.tolist(), r.pnl.tolist(), r.inventory.tolist())
+            r.seq.tolist(), r.pnl.tolist(), r.inventory.tolist(), r.bid_ahead.tolist(),
+            r.ask_ahead.tolist())
 
 
 @pytest.mark.parametrize("backend", ["cython", "numba"])
@@ -63,6 +64,57 @@ def test_compiled_book_gives_lab02s_fills_queue_positions_and_pnl(seed, backend)
         fast = run_market_maker(events, symbol, MarketMaker(**maker), engine=backend)
         assert ref.engine == "python" and fast.engine == backend and ref.fills > 0
         assert _outcome(fast) == _outcome(ref)  # every fill, every mark: the same queue positions
+        assert (ref.bid_ahead > 0).sum() > 10  # the quotes really waited behind others
+
+
+def _market(rows):
+    """Structured market events (the generator's dtype) from (action, id, side, type, price, qty)."""
+    from labsupport.marketdata import EVENT_DTYPE
+
+    ev = np.zeros(len(rows), EVENT_DTYPE)
+    for i, (action, oid, side, otype, price, qty) in enumerate(rows):
+        ev[i] = (i + 1, i, 0, action, oid, side, otype, price, qty, 7)
+    return ev
+
+
+@pytest.mark.parametrize("engine", ["python", "cython", "numba"])
+def test_venue_queue_position_leaves_and_state(engine):
+    """Join a level behind 300 shares: the queue position counts them down as market sells
+    trade, the order fills only after them, and the account's state follows the fill."""
+    if engine == "cython" and not cython_available():
+        pytest.skip("Lab 11's Cython extension is not built")
+    ev = _market([(0, 1, BUY, LIMIT, 10_000, 200), (0, 2, BUY, LIMIT, 10_000, 100),
+                  (0, 3, SELL, MARKET, 0, 250), (0, 4, SELL, MARKET, 0, 100)])
+    v = venues.make_venue(ev, 0, ACCOUNT, engine)
+    v.feed(0, 2)
+    assert v.state() == (0, 0.0, 0.0)
+    assert v.add("q1", BUY, 10_000, 100, 2) and v.is_live("q1")
+    assert v.queue_position("q1") == (2, 300)
+    v.feed(2, 3)  # 250 sold: order 1 filled, 50 of order 2
+    assert v.queue_position("q1") == (1, 50) and v.state()[0] == 0
+    v.feed(3, 4)  # 100 more: the last 50 ahead, then 50 of ours
+    assert v.queue_position("q1") == (0, 0) and v.is_live("q1")
+    assert v.state() == (50, 0.0, 10_000.0) and v.passive_fills() == (1, 50)
+    v.cancel("q1", 5)
+    assert not v.is_live("q1") and v.queue_position("q1") is None
+
+
+def test_fast_venue_falls_back_to_lab02_positions_when_the_kernel_pnl_gives_up(flow):
+    """The kernel's int64 PnL switched off (as on an overflow): the state comes from the
+    engine's exact replay of every trade, the same numbers."""
+    from labsupport.fastbook.layout import M_PNL
+
+    if not cython_available():
+        pytest.skip("Lab 11's Cython extension is not built")
+    outcomes = []
+    for give_up in (False, True):
+        v, maker = venues.make_venue(flow.events, 0, ACCOUNT, "cython"), MarketMaker(requote_every=40)
+        for k, seq in enumerate(v.replay(40)):
+            if give_up and k == 200:
+                v.engine.meta[M_PNL] = 0
+            maker.requote(v, v.state()[0], seq)
+        outcomes.append((v.state(), v.passive_fills()))
+    assert outcomes[0] == outcomes[1] and outcomes[0][1][0] > 0
 
 
 def test_auto_engine_is_cython_when_built_else_lab02(flow, monkeypatch):

@@ -283,6 +283,46 @@ def test_adversarial_stream_never_breaks_the_book(kind):
     assert eng.l2_snapshot("X").bids[0].price_ticks == 10_000
 
 
+def _queue_of(l3, oid):
+    """(orders ahead, shares ahead) of ``oid`` read off Lab 02's L3 view (queue order)."""
+    mine = next((o for o in l3 if o.order_id == oid), None)
+    if mine is None:
+        return None
+    ahead = []
+    for o in l3:
+        if o.order_id == oid:
+            return len(ahead), sum(ahead)
+        if o.side == mine.side and o.price_ticks == mine.price_ticks:
+            ahead.append(o.qty)
+
+
+@pytest.mark.parametrize("kind", FAST)
+@pytest.mark.parametrize("seed", range(2))
+def test_queue_position_and_leaves_equal_lab02s_queues(kind, seed):
+    """``queue_position`` and ``leaves`` of every order ever sent, every 50 events of a random
+    stream (fills, cancels, modifies that keep or lose priority), against Lab 02's L3 queues."""
+    print(f"seed {seed}")
+    events = random_stream(seed, 1500)
+    eng, py = make_engine(kind), make_engine("python")
+    seen, checked = set(), 0
+    for i, e in enumerate(events):
+        eng.process(e)
+        py.process(e)
+        if e.action == ADD:
+            seen.add(e.order_id)
+        if i % 50 == 49:
+            l3 = {s: py.l3(s) for s in py.symbols}
+            book_of = {o.order_id: s for s, orders in l3.items() for o in orders}
+            for oid in seen:
+                orders = l3.get(book_of.get(oid), [])
+                want = _queue_of(orders, oid)
+                assert eng.queue_position(oid) == want, (i, oid)
+                assert eng.leaves(oid) == next((o.qty for o in orders if o.order_id == oid), 0)
+                checked += want is not None and want[0] > 0
+    assert checked > 50  # orders really queued behind others
+    assert eng.queue_position("never sent") is None and eng.leaves("never sent") == 0
+
+
 # ---------------------------------------------------------------------- PnL in the kernels
 @pytest.mark.parametrize("kind", FAST)
 def test_pnl_is_kept_in_the_kernel(kind):

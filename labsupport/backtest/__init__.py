@@ -5,7 +5,9 @@ sources.py (CSV, partitioned Parquet read lazily, Lab 08's store, the generator)
 (exact SMA, backtrader's crossover), strategies.py, costs.py, engine.py (event-driven),
 vector.py (vectorised, numba), result.py (fills -> trades and equity), stats.py, venues.py (the
 simulated book: Lab 11's compiled engine or Lab 02's), ticks.py (tick-level fills, the market
-maker), sweep.py (Dask), report.py (tear sheets, HTML), peers.py (backtrader, backtesting.py); then __main__.py, bench.py, explore.py.
+maker), sweep.py (Dask), rayrun.py (Ray, the optional second backend), report.py (tear sheets,
+HTML), peers.py (backtrader, backtesting.py, vectorbt), outofcore.py (the full-scale streaming
+run); then __main__.py, bench.py, explore.py.
 
     from labsupport.backtest import load_bars, make_strategy, EventEngine, VectorEngine
     bars = load_bars("data/bt")["ACME"]

@@ -4,13 +4,16 @@
     python -m labsupport.backtest run --data DIR --strategy sma_cross --params fast=10,slow=30 \\
         [--size 100] [--fee-bps F] [--cash C] [--engine vector|event] [--bar 1m] --out OUT
     python -m labsupport.backtest sweep --data DIR --strategy sma_cross \\
-        --grid fast=5:50:5,slow=20:200:10 [--workers N | --scheduler ADDR] --out OUT
+        --grid fast=5:50:5,slow=20:200:10 [--workers N | --scheduler ADDR] [--backend dask|ray] \\
+        --out OUT
 
 ``run`` writes ``OUT/trades.csv`` (symbol,entry_ts,entry_price,exit_ts,exit_price,qty,pnl; an
 open trade has empty exit fields), ``OUT/equity.csv`` (ts,equity; one row per bar and symbol,
 with a symbol column when there are several), ``OUT/stats.json`` and ``OUT/report.html``.
 ``sweep`` writes ``OUT/results.csv`` (one row per symbol and parameter set) and
-``OUT/report.html``, with a progress bar over tasks on a terminal. The convention of
+``OUT/report.html``, with a progress bar over tasks on a terminal; ``--backend ray`` runs the
+same tasks on a local Ray of ``--workers`` CPUs (the ``heavy`` extra) instead of a Dask
+``LocalCluster``. The convention of
 ``labsupport.cli``: bad arguments, bad data (naming file, line, column) and I/O errors exit 2
 with one line; anything else is a bug and keeps its traceback.
 """
@@ -71,6 +74,8 @@ def build_parser() -> cli.ArgumentParser:
     where = w.add_mutually_exclusive_group()
     where.add_argument("--workers", type=int, default=2, help="LocalCluster processes (0: in this process)")
     where.add_argument("--scheduler", help="address of a running scheduler, e.g. tcp://127.0.0.1:8786")
+    w.add_argument("--backend", choices=["dask", "ray"], default="dask",
+                   help="where --workers run: a Dask LocalCluster (default) or a local Ray")
     w.add_argument("--chunk", type=int, default=None, help="parameter sets per task")
     w.add_argument("--metric", default="sharpe")
     return p
@@ -133,7 +138,13 @@ def cmd_sweep(args) -> None:
                        workers=max(workers, 1))
     out = _out_dir(args.out)
     client = None
-    if args.scheduler:
+    if args.backend == "ray" and args.scheduler:
+        raise ParamError("--scheduler is a Dask scheduler's address; with --backend ray use --workers N")
+    if args.backend == "ray" and args.workers > 0:
+        from .rayrun import RayPool
+
+        client = RayPool(args.workers)
+    elif args.scheduler:
         from distributed import Client
 
         client = Client(args.scheduler, timeout="10s")
@@ -143,7 +154,9 @@ def cmd_sweep(args) -> None:
         with tqdm(total=len(tasks), unit="task", disable=None, file=sys.stderr) as bar:
             results = run_sweep(tasks, client, progress=bar.update)
     finally:
-        if client is not None:
+        if client is not None and args.backend == "ray":
+            client.close()
+        elif client is not None:
             cluster = client.cluster
             client.close()
             if cluster is not None and not args.scheduler:

@@ -1,7 +1,8 @@
-"""The same SMA crossover in backtrader and backtesting.py, for differential tests and the bench.
+"""The same SMA crossover in backtrader, backtesting.py and vectorbt, for differential tests and the bench.
 
-Both peers are optional (the ``peers`` extra): :func:`available` says which are installed and
-each runner raises :class:`PeerMissing` (with the pip command) when its peer is absent.
+Every peer is optional (backtrader and backtesting.py in the ``peers`` extra, vectorbt in
+``heavy``): :func:`available` says which are installed and each runner raises
+:class:`PeerMissing` (with the pip command) when its peer is absent.
 
 - backtrader: ``bt.indicators.CrossOver`` of two ``bt.indicators.SMA``, ``buy(size)`` on +1
   when flat, ``close()`` on -1 when long; the default broker (market orders fill at the next
@@ -10,6 +11,14 @@ each runner raises :class:`PeerMissing` (with the pip command) when its peer is 
   a fraction of notional). Its ``crossover`` helper and pandas' rolling mean decide ties
   differently from backtrader's, so the signals are handed in from our :mod:`.indicators`
   (backtrader's rule) through ``self.I``: what is compared is its broker's fills and PnL.
+- vectorbt: ``vbt.Portfolio.from_signals``, long only, ``size`` shares a trade
+  (``size_type="amount"``), ``fees`` as a fraction of notional. It fills a signal at the
+  ``price`` of the bar where the signal stands, so the same convention is the signals shifted
+  one bar and ``price=open``: a crossover at bar i's close becomes an order at bar i+1's open,
+  and one on the last bar never fills. Signals are ours again (its ``MA`` is pandas'
+  rolling mean, whose rounding decides exact ties differently). Its ``final_value`` sums cash
+  flows in another order, so it equals ours to about 1e-12 relative, not bit for bit. Its
+  first call compiles its numba kernels (tens of seconds; cached on disk after that).
 
 Each runner returns :class:`PeerRun`: fills as (bar index, side, price), the final equity.
 """
@@ -36,7 +45,8 @@ class PeerRun:
 
 def available() -> dict[str, bool]:
     return {name: importlib.util.find_spec(mod) is not None
-            for name, mod in (("backtrader", "backtrader"), ("backtesting.py", "backtesting"))}
+            for name, mod in (("backtrader", "backtrader"), ("backtesting.py", "backtesting"),
+                              ("vectorbt", "vectorbt"))}
 
 
 def _need(mod: str, pip: str):
@@ -120,8 +130,29 @@ def run_backtesting(bars: Bars, fast: int, slow: int, size: float = 100, fee_bps
     return PeerRun(fills, float(stats["Equity Final [$]"]))
 
 
+def run_vectorbt(bars: Bars, fast: int, slow: int, size: float = 100, fee_bps: float = 0.0,
+                 cash: float = 100_000.0) -> PeerRun:
+    import numpy as np
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # deprecation notices of its dependencies at import
+        vbt = _need("vectorbt", "vectorbt")
+        import pandas as pd
+
+    x = crossover(sma(bars.close, fast), sma(bars.close, slow))
+    entries, exits = np.r_[False, x[:-1] > 0], np.r_[False, x[:-1] < 0]  # act one bar later
+    pf = vbt.Portfolio.from_signals(pd.Series(bars.close), entries, exits, price=pd.Series(bars.open),
+                                    size=size, size_type="amount", fees=fee_bps / 1e4,
+                                    init_cash=cash, direction="longonly")
+    o = pf.orders.records_arr
+    fills = [(int(i), 1 if side == 0 else -1, float(p))
+             for i, side, p in zip(o["idx"].tolist(), o["side"].tolist(), o["price"].tolist())]
+    return PeerRun(fills, float(pf.final_value()))
+
+
 def our_fills(result) -> list[tuple[int, int, float]]:
     return [(int(f["bar"]), int(f["side"]), float(f["price"])) for f in result.fills]
 
 
-__all__ = ["PeerMissing", "PeerRun", "available", "our_fills", "run_backtesting", "run_backtrader"]
+__all__ = ["PeerMissing", "PeerRun", "available", "our_fills", "run_backtesting", "run_backtrader",
+           "run_vectorbt"]

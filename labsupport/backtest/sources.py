@@ -231,22 +231,28 @@ def sample_bars(seed: int = 0, days: int = 5, ticks_per_day: int = 20_000, n_sym
 
 
 def memory_trace(path, symbol: str, interval_ns: int = MINUTE_NS, batch_rows: int = 65_536) -> pd.DataFrame:
-    """Resample one symbol out of core, recording after each batch the ticks read so far and the
-    bytes Arrow and this process hold (RSS): the notebook's memory-over-time plot."""
+    """Resample one symbol out of core, recording after each batch the seconds since the start,
+    the ticks read so far and the bytes Arrow and this process hold (RSS): the notebook's
+    memory-over-time plot."""
+    import time
+
     import psutil
     import pyarrow as pa
 
     proc = psutil.Process()
     rows = []
     seen = [0]
+    t0 = time.perf_counter()
 
     def watched():
         for chunk in iter_tick_chunks(path, symbol, batch_rows):
             seen[0] += chunk[0].size
-            rows.append((seen[0], pa.total_allocated_bytes(), proc.memory_info().rss))
+            rows.append((time.perf_counter() - t0, seen[0], pa.total_allocated_bytes(),
+                         proc.memory_info().rss))
             yield chunk
 
     bars = resample_ticks(symbol, watched(), interval_ns)
-    out = pd.DataFrame(rows, columns=["ticks_read", "arrow_bytes", "rss_bytes"])
+    out = pd.DataFrame(rows, columns=["seconds", "ticks_read", "arrow_bytes", "rss_bytes"])
     out.attrs["bars"] = len(bars)
+    out.attrs["seconds"] = time.perf_counter() - t0
     return out

@@ -2,27 +2,33 @@
 
 A :class:`Venue` replays one symbol's market events in slices and lets a strategy add and
 cancel its own orders between slices, in the same price-time priority queues as the market's
-orders; it answers the touch, whether an order is live, and the strategy account's position.
-Two implementations behind that one small interface, with identical fills, queue positions
-and PnL (tested over several seeds):
+orders; it answers the touch, an order's leaves and queue position (orders and shares ahead
+of it at its price), and the strategy account's position. Two implementations behind that
+one small interface, with identical fills, queue positions and PnL (tested over several seeds):
 
 - :class:`Lab02Venue`: :class:`labsupport.orderbook.MatchingEngine`, pure Python; each slice
-  goes through ``process_rows``.
+  goes through ``process_rows``; the queue position is read off the level's FIFO.
 - :class:`FastVenue`: :class:`labsupport.fastbook.FastEngine` (``"cython"`` or ``"numba"``).
   The whole event array is encoded to the kernel's int64 rows once (vectorised), and each
-  slice is one call into compiled code (``process_events``): no Python object per tick.
+  slice is one call into compiled code: no Python object per tick.
 
 Theory of operation
 -------------------
 :meth:`Venue.replay` feeds the events in slices of ``step`` and yields after each one, so what
-is left per slice is Python work per *decision*, not per tick: read the touch and the
-account's position. Two things keep that read cheap on the compiled engine. The market's own
-orders are all booked to one account (``MARKET_ACCOUNT``): matching never looks at accounts
-(no self-trade rule in the base engine), so the strategy's fills are unchanged, while reading
-its position no longer walks a hundred market accounts. And a position changes only by a
-trade, so the last view is kept until the engine's trade count moves. :func:`make_venue`
-picks the engine: ``"auto"`` is Cython when its extension is built, else Lab 02's engine,
-which replays the events exactly as recorded (the reference the other is tested against).
+is left per slice is Python work per *decision*, not per tick, and on the compiled engine that
+work is a handful of O(1) reads straight from the kernel's arrays and its lean entry points,
+with ints only: the slice is ``kernel.run`` on a view of the encoded rows (trades stay in the
+kernel's buffer until it fills, then the engine drains it); the touch is two cells of the
+book row; an order's leaves and queue position are the kernel's own probes
+(``Kernel.leaves``, ``Kernel.queue_position``, by the order's id key, mapped once when it was
+sent); the account's position is one column of the kernel's position rows (its slot found
+once), turned into the same floats Lab 02's exact :class:`PositionView` gives (a ``Fraction``
+to float is the correctly rounded quotient of its integers, and so is ``int / int``). The
+market's orders are all booked to one account (``MARKET_ACCOUNT``): matching never looks at
+accounts (no self-trade rule in the base engine), so the strategy's fills are unchanged. If
+the kernel's int64 PnL ever gives up (see Lab 11's layout), the position falls back to the
+engine's exact view. :func:`make_venue` picks the engine: ``"auto"`` is Cython when its
+extension is built, else Lab 02's engine, the reference the other is tested against.
 """
 
 from __future__ import annotations
@@ -31,7 +37,25 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from ..fastbook.layout import (
+    B_ASK,
+    B_BID,
+    E_ACCT,
+    M_NPOS,
+    M_PNL,
+    NO_ASK,
+    NO_BID,
+    Q_ACCT,
+    Q_BOOK,
+    Q_COST,
+    Q_FEES,
+    Q_POS,
+    Q_REAL,
+    T_QTY,
+    T_RACCT,
+)
 from ..orderbook import LIMIT, MatchingEngine, PositionBook, PositionView
+from ..orderbook.pnl import COST_SCALE
 from .errors import ParamError
 
 VENUES = ("auto", "python", "cython", "numba")
@@ -47,7 +71,6 @@ class Venue:
         self.symbol, self.account = symbol, account
         self.seq = events["seq"].astype(np.int64)  # event seq, for marks and strategy orders
         self.n = len(events)
-        self._view: PositionView | None = None
 
     def feed(self, a: int, b: int) -> None:
         """Apply market events ``a`` to ``b`` (exclusive)."""
@@ -55,10 +78,11 @@ class Venue:
 
     def replay(self, step: int) -> Iterator[int]:
         """Feed the events in slices of ``step``; after each, yield the seq of its last event."""
+        seq = self.seq.tolist()
         for a in range(0, self.n, step):
             b = min(a + step, self.n)
             self.feed(a, b)
-            yield int(self.seq[b - 1])
+            yield seq[b - 1]
 
     def touch(self) -> tuple[int | None, int | None]:
         """Best bid and ask prices in ticks (None for an empty side)."""
@@ -75,9 +99,18 @@ class Venue:
     def cancel(self, order_id: str, seq: int) -> None:
         self.engine.cancel(order_id, self.symbol, seq)
 
+    def queue_position(self, order_id: str) -> tuple[int, int] | None:
+        """(orders ahead, shares ahead) of a resting order at its price; None if not live."""
+        raise NotImplementedError
+
     def position(self) -> PositionView:
         """The account's position in the symbol (Lab 02's exact view)."""
         return self.engine.position(self.account, self.symbol)
+
+    def state(self) -> tuple[int, float, float]:
+        """(position, realized PnL in ticks, average price in ticks) of the account."""
+        v = self.position()
+        return int(v.position), float(v.realized_pnl_ticks), float(v.avg_price_ticks)
 
     def passive_fills(self) -> tuple[int, int]:
         """(fills, shares) in which the account's order was the resting one."""
@@ -112,6 +145,18 @@ class Lab02Venue(Venue):
     def feed(self, a: int, b: int) -> None:
         self.engine.process_rows(self.rows[a:b])
 
+    def queue_position(self, order_id: str) -> tuple[int, int] | None:
+        if not self.engine.is_live(order_id):
+            return None
+        order = self.engine.book(self.symbol).live[order_id]
+        n = shares = 0
+        for o in order.level.orders:  # oldest first; cancelled corpses have qty 0
+            if o is order:
+                return n, shares
+            if o.qty:
+                n, shares = n + 1, shares + o.qty
+        raise AssertionError(f"{order_id} is live but not in its level's queue")
+
     def passive_fills(self) -> tuple[int, int]:
         return self._counts.fills, self._counts.shares
 
@@ -123,26 +168,55 @@ class FastVenue(Venue):
         super().__init__(events, symbol, account)
         self.name = backend
         self.engine = FastEngine(backend, pnl=True)
-        market = events.copy()
-        market["account"] = MARKET_ACCOUNT
-        self.rows = self.engine.encode_array(market)
-        self._trades = -1  # the engine's trade count when the view was read
+        self.rows = self.engine.encode_array(events)
+        self.rows[:, E_ACCT] = MARKET_ACCOUNT  # ints pass through as their own keys
+        self.kernel = self.engine.kernel
+        self._book = self.engine.book_index(symbol)
+        self._acct = self.engine.accounts.key(account)
+        self._keys: dict[str, int] = {}  # the strategy's order ids -> the kernel's id keys
+        self._slot = -1  # the account's position row, once the kernel has made it
 
     def feed(self, a: int, b: int) -> None:
-        self.engine.process_events(self.rows[a:b])
+        self.kernel.run(self.rows[a:b])
 
-    def position(self) -> PositionView:
-        n = self.engine.trade_count
-        if n != self._trades:
-            self._view, self._trades = super().position(), n
-        return self._view
+    def touch(self) -> tuple[int | None, int | None]:
+        books = self.engine.books
+        bid, ask = books.item(self._book, B_BID), books.item(self._book, B_ASK)
+        return None if bid == NO_BID else bid, None if ask == NO_ASK else ask
+
+    def is_live(self, order_id: str) -> bool:
+        return self.kernel.leaves(self._keys[order_id]) > 0
+
+    def add(self, order_id: str, side: int, price: int, qty: int, seq: int) -> bool:
+        key = self._keys[order_id] = self.engine.ids.key(order_id)
+        return self.kernel.add(self._book, key, side, LIMIT, price, qty, self._acct, seq) > 0
+
+    def cancel(self, order_id: str, seq: int) -> None:
+        self.kernel.cancel(self._book, self._keys[order_id], seq)
+
+    def queue_position(self, order_id: str) -> tuple[int, int] | None:
+        n, shares = self.kernel.queue_position(self._keys[order_id])
+        return None if n < 0 else (n, shares)
+
+    def state(self) -> tuple[int, float, float]:
+        e = self.engine
+        if not e.meta.item(M_PNL):  # the kernel's int64 PnL gave up: Lab 02's exact view
+            return super().state()
+        rows = e.position_rows
+        if self._slot < 0:
+            n = e.meta.item(M_NPOS)
+            mine = np.flatnonzero((rows[Q_ACCT, :n] == self._acct) & (rows[Q_BOOK, :n] == self._book))
+            if not len(mine):
+                return 0, 0.0, 0.0  # no order sent yet
+            self._slot = int(mine[0])
+        q = self._slot
+        pos, cost = rows.item(Q_POS, q), rows.item(Q_COST, q)
+        realized = (rows.item(Q_REAL, q) - rows.item(Q_FEES, q)) / COST_SCALE
+        return pos, realized, cost / (COST_SCALE * pos) if pos else 0.0
 
     def passive_fills(self) -> tuple[int, int]:
-        from ..fastbook.layout import T_QTY, T_RACCT
-
-        key = self.engine.accounts.find(self.account)
         t = self.engine.trade_array()
-        mine = t[t[:, T_RACCT] == key] if key is not None else t[:0]
+        mine = t[t[:, T_RACCT] == self._acct]
         return len(mine), int(mine[:, T_QTY].sum())
 
 

@@ -3,8 +3,9 @@
 - :class:`FastEngine` (``backend="numba"`` or ``"cython"``): Lab 02's API (``add``, ``cancel``,
   ``modify``, ``process``, ``process_rows``, ``process_array``, ``l2_snapshot``, ``l3``,
   ``best_bid_ask``, ``pnl``, ``positions``, a ``listener`` hearing trades, execution reports and
-  rejects) plus the raw batch path ``process_events`` on int64 rows and the lean single-event
-  entry point ``engine.kernel.add(...)`` on ints. Matching, PnL and reports all run in the
+  rejects) plus the raw batch path ``process_events`` on int64 rows, the lean single-event
+  entry point ``engine.kernel.add(...)`` on ints, and ``leaves`` / ``queue_position`` of one
+  order (its queue position: orders and shares ahead of it at its price). Matching, PnL and reports all run in the
   compiled kernel.
 - :mod:`.layout`: the arrays (order pool as struct of arrays with a free list, price levels
   indexed by tick offset, intrusive FIFO links, id hash table, positions, report journal) and

@@ -12,12 +12,13 @@ boundary (argument unpacking, the owner's ``grow`` callback), paid once per call
 
 Two ways in from Python: ``run(events)`` for a batch, and ``step``/``add``/``cancel``/``modify``
 for one event with int arguments (``cpdef``: typed C arguments, an int back, no tuple, no
-Python object made on the way). When an array is too small the kernel calls its owner's
-``grow(status)``, which grows the arrays and calls :meth:`Kernel.bind` again, and carries on
-with the same event: the growth protocol of :mod:`.layout` without leaving the call.
+Python object made on the way); and two reads of one order for a strategy trading inside the
+book, ``leaves(key)`` and ``queue_position(key)`` (orders and shares ahead of it at its
+price). When an array is too small the kernel calls its owner's ``grow(status)``, which
+grows the arrays and calls :meth:`Kernel.bind` again, and carries on with the same event: the growth protocol of :mod:`.layout` without leaving the call.
 
 Compiled at install time by ``setup.py`` (``pip install -e .``); the C file is generated under
-``build/`` and never committed. One file on purpose (about 650 lines, over the usual 400):
+``build/`` and never committed. One file on purpose (about 680 lines, over the usual 400):
 ``cython -a`` annotates one compilation unit, and splitting a ``cdef class`` across files
 needs ``.pxd`` files and a second extension module.
 """
@@ -655,3 +656,29 @@ cdef class Kernel:
 
     cpdef i64 modify(self, i64 b, i64 key, i64 price, i64 qty, i64 seq) except? -2:
         return self._apply_one(seq, b, 2, key, 0, 0, price, qty, 0)
+
+    # Reads of one order, for a strategy that trades inside the book (not on the event path).
+    cpdef i64 leaves(self, i64 key):
+        """Leaves quantity of order ``key`` while it rests, 0 once filled or cancelled (or
+        never seen): one probe of the id table, O(1)."""
+        cdef i64 hpos = _slot_of(self.table, key)
+        cdef i64 s
+        if self.table[0, hpos] != key:
+            return 0
+        s = self.table[1, hpos]
+        return self.pool[P_QTY, s] if s >= 0 else 0
+
+    cpdef tuple queue_position(self, i64 key):
+        """``(orders ahead, shares ahead)`` of resting order ``key`` in its level's FIFO, or
+        ``(-1, -1)`` if it is not resting: the probe, then the ``P_PREV`` links walked to
+        the head in C (O(orders ahead of it), no Python object per order)."""
+        cdef i64 hpos = _slot_of(self.table, key)
+        cdef i64 s, n = 0, q = 0
+        if self.table[0, hpos] != key or self.table[1, hpos] < 0:
+            return (-1, -1)
+        s = self.pool[P_PREV, self.table[1, hpos]]
+        while s >= 0:
+            n += 1
+            q += self.pool[P_QTY, s]
+            s = self.pool[P_PREV, s]
+        return (n, q)

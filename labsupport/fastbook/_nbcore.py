@@ -89,6 +89,7 @@ from .layout import (
     P_BOOK,
     P_HPOS,
     P_POS,
+    P_PREV,
     P_PRICE,
     P_QTY,
     P_SIDE,
@@ -110,7 +111,8 @@ from .layout import (
     S_REPLACED,
 )
 
-__all__ = ["HELPERS", "HELPERS_DIGEST", "prehash", "rehash", "run", "warm_up"]
+__all__ = ["HELPERS", "HELPERS_DIGEST", "leaves", "prehash", "queue_position", "rehash", "run",
+           "warm_up"]
 
 HELPERS = ("_nbbook.py", "_nbpnl.py", "layout.py")
 HELPERS_DIGEST = "bbf628cebf2d3d0a"
@@ -299,9 +301,38 @@ def run(meta, pool, table, books, levels, trades, rejects, positions, ptable, ro
     return OK, events.shape[0]
 
 
+@njit(cache=True)
+def leaves(table, pool, key):
+    """Leaves quantity of order ``key`` while it rests, 0 once filled or cancelled (or never
+    seen): one probe, O(1). A read for a strategy trading inside the book, off the event path
+    (twin of the Cython ``Kernel.leaves``)."""
+    i = slot_of(table, key)
+    if table[0, i] != key:
+        return 0
+    s = table[1, i]
+    return pool[P_QTY, s] if s >= 0 else 0
+
+
+@njit(cache=True)
+def queue_position(table, pool, key):
+    """``(orders ahead, shares ahead)`` of resting order ``key`` in its level's FIFO, or
+    ``(-1, -1)``: the ``P_PREV`` links walked to the head (twin of ``Kernel.queue_position``)."""
+    i = slot_of(table, key)
+    if table[0, i] != key or table[1, i] < 0:
+        return -1, -1
+    n = 0
+    q = 0
+    s = pool[P_PREV, table[1, i]]
+    while s >= 0:
+        n += 1
+        q += pool[P_QTY, s]
+        s = pool[P_PREV, s]
+    return n, q
+
+
 def warm_up() -> None:
-    """Compile (or load from the cache) :func:`run`, :func:`rehash` and :func:`prehash` with
-    the engine's argument types (every array int64, C-contiguous)."""
+    """Compile (or load from the cache) :func:`run`, :func:`rehash`, :func:`prehash` and the
+    two order reads with the engine's argument types (every array int64, C-contiguous)."""
     z = np.zeros
     meta = z(META_FIELDS, np.int64)
     meta[M_FREE] = -1
@@ -313,3 +344,5 @@ def warm_up() -> None:
         z((1, 9), np.int64), z((0, 9), np.int64), 0)
     rehash(table, np.full((2, 4), EMPTY_KEY, np.int64), pool)
     prehash(z((8, 1), np.int64), 0, np.full((3, 4), EMPTY_KEY, np.int64))
+    leaves(table, pool, 0)
+    queue_position(table, pool, 0)

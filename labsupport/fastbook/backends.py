@@ -11,8 +11,10 @@ the id table and ``prehash(positions, n, new)`` for the position table. A kernel
 ``bind(*arrays)`` (the ten arrays of :mod:`.layout`, rebound after every growth), ``run(events)``
 for a batch and ``step(seq, book, action, key, side, type, price, qty, account)`` for one
 event, plus the lean ``add``/``cancel``/``modify`` of int arguments; each returns what Lab 02
-returns. Whenever an array is too small the kernel calls ``grow(status)`` (the owner grows
-and rebinds) and carries on with the same event.
+returns. Two reads of one order by id key, ``leaves(key)`` and ``queue_position(key)`` (orders
+and shares ahead of it at its price), serve a strategy that trades inside the book. Whenever
+an array is too small the kernel calls ``grow(status)`` (the owner grows and rebinds) and
+carries on with the same event.
 """
 
 from __future__ import annotations
@@ -60,12 +62,13 @@ class NumbaKernel:
     Python, so :func:`._nbcore.run` returns a status and this loop grows and resumes; a single
     event is a one-row batch (one compiled entry point: half the compile of two)."""
 
-    __slots__ = ("args", "meta", "_run", "_grow", "_one")
+    __slots__ = ("args", "meta", "_run", "_grow", "_one", "_leaves", "_queue")
 
     def __init__(self, grow) -> None:
         from . import _nbcore
 
         self._run, self._grow = _nbcore.run, grow
+        self._leaves, self._queue = _nbcore.leaves, _nbcore.queue_position
         self._one = np.zeros((1, EVENT_FIELDS), np.int64)
         self.args: tuple = ()
 
@@ -93,6 +96,13 @@ class NumbaKernel:
 
     def modify(self, b, key, price, qty, seq) -> int:
         return self.step(seq, b, 2, key, 0, 0, price, qty, 0)
+
+    def leaves(self, key) -> int:
+        return int(self._leaves(self.args[2], self.args[1], key))
+
+    def queue_position(self, key) -> tuple[int, int]:
+        n, q = self._queue(self.args[2], self.args[1], key)
+        return int(n), int(q)
 
 
 def load(name: str) -> SimpleNamespace:

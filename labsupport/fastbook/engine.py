@@ -13,7 +13,9 @@ the engine does what only Python can do well:
   journals what Lab 02 publishes and :mod:`.reports` calls the listener, in Lab 02's order,
   when the buffers are drained (after each single event, after each batch);
 - **views** (``l2_snapshot``, ``l3``, ``book(symbol)``, ``best_bid_ask``, ``pnl``): read
-  from the arrays, for people and files, not for the hot path.
+  from the arrays, for people and files, not for the hot path; and two reads of one order
+  for a strategy trading inside the book, done in the kernel: ``leaves(order_id)`` and
+  ``queue_position(order_id)`` (orders and shares ahead of it at its price).
 
 Single events (``add``, ``cancel``, ``modify``, ``process``) answer exactly what Lab 02's
 :class:`~labsupport.orderbook.engine.MatchingEngine` answers; ``process_rows``,
@@ -282,6 +284,19 @@ class FastEngine(KernelArrays):
             return False
         i = probe(self.table, key)
         return bool(self.table[0, i] == key and self.table[1, i] >= 0)
+
+    def leaves(self, order_id: OrderId) -> int:
+        """Leaves quantity of a resting order, 0 when it is not live: one probe in the kernel."""
+        key = self.ids.find(order_id)
+        return 0 if key is None else int(self._kernel.leaves(key))
+
+    def queue_position(self, order_id: OrderId) -> tuple[int, int] | None:
+        """``(orders ahead, shares ahead)`` of a resting order in its price level's FIFO: what
+        must trade or cancel before it fills; None when it is not live. Computed in the
+        kernel (its ``P_PREV`` links walked to the head), no Python object per order."""
+        key = self.ids.find(order_id)
+        n, q = (-1, -1) if key is None else self._kernel.queue_position(key)
+        return None if n < 0 else (int(n), int(q))
 
     def position(self, account: Account, symbol: Symbol) -> PositionView:
         positions = self.positions
