@@ -53,7 +53,7 @@ def test_kill_between_journal_and_publish_delivers_every_report_exactly_once(tmp
         assert [m[150] for m in a.reports(2)] == ["0", "0"]
         b.new_order("x1", "AAA", "1", 15, "10.01")  # input 3: journaled, then the matcher dies
         deadline = time.monotonic() + 30
-        while venue.procs["match-0"].poll() is None:
+        while venue.alive("match-0"):
             assert time.monotonic() < deadline, "the fault did not fire"
             time.sleep(0.05)
         assert _reports(b, 0.5) == []  # nothing was published before the kill

@@ -309,3 +309,19 @@ def test_itch_packing_is_lab13_encode_tuple() -> None:
                 ("A", 2, 0, ts, 78 << 8, "S", 7, "BBBB", 999_900), ("E", 2, 0, ts, 77 << 8, 20, 3),
                 ("D", 2, 0, ts, 78 << 8), ("U", 2, 0, ts, 77 << 8, (77 << 8) + 1, 30, 1_000_200)]
     assert md._itch_messages("BBBB", ops) == [encode_tuple(t) for t in expected]
+
+
+def test_fast_reader_gives_lab13s_fields_and_stops_at_what_it_cannot_vouch_for() -> None:
+    from labsupport.exchange.fastfix import read_frames
+    from labsupport.exchange.session import fields_of
+
+    good = [logon(), order(2, (1, "ACC1")), order(3, change={54: ""}),
+            msg("D", 4, (11, "x"), (11, "dup"), (10, "7"))]  # repeated tags: the first wins
+    stream = FixStream()
+    stream.feed(b"".join(good))
+    assert read_frames(b"".join(good)) == ([fields_of(m) for m in stream], len(b"".join(good)))
+    bad_sum = order(5)[:-4] + b"000\x01"
+    for tail in (bad_sum, order(5)[:-3], b"garbage", order(5).replace(b"|", b"")
+                 .replace(b"\x0155=", b"\x01x5=")):
+        msgs, used = read_frames(good[1] + tail)
+        assert (len(msgs), used) == (1, len(good[1])), tail  # the rest goes to Lab 13's stream

@@ -72,8 +72,10 @@ def wait_fills(ports: dict, n: int) -> dict:
 @pytest.mark.timeout(240)
 def test_services_trade_survive_a_killed_matcher_and_leave_nothing(tmp_path) -> None:
     run_dir = tmp_path / "run"
-    proc = start(run_dir, "--symbols", "AAA,BBB", "--matchers", "1")
+    # Lab 11's engine here (the recovery tests run the default, Lab 02's): kill -9 on both
+    proc = start(run_dir, "--symbols", "AAA,BBB", "--matchers", "1", "--engine", "lab11")
     try:
+        assert json.loads((run_dir / "wiring.json").read_text())["engine"] == "lab11"
         ports = json.loads((run_dir / "ports.json").read_text())
         assert {"fix", "md_zmq", "md_udp", "rpc"} <= set(ports)
         sub = L2Subscriber(ports["md_zmq"], ports["rpc"], record=True)

@@ -1,8 +1,9 @@
 """Lab 10: a microservice exchange.
 
 A FIX 4.4 order-entry gateway (:mod:`.session`, :mod:`.gateway`), Lab 06's pre-trade risk and
-a drop copy (:mod:`.services`), Lab 02's matching engine partitioned by symbol with a journal
-(:mod:`.matching`), market data over ZeroMQ PUB and MoldUDP64/ITCH UDP with snapshot recovery
+a drop copy (:mod:`.services`), Lab 02's matching engine or Lab 11's compiled one (``--engine``;
+:mod:`.levels` keeps the L2 levels the compiled one does not publish) partitioned by symbol
+with a journal (:mod:`.matching`), market data over ZeroMQ PUB and MoldUDP64/ITCH UDP with snapshot recovery
 (:mod:`.marketdata`), wired by sequenced ZeroMQ streams (:mod:`.bus`) with the control paths
 over Lab 07's RPC (:mod:`.control`). The same classes run in one process (:mod:`.local`) or
 as supervised processes (:mod:`.system`, ``python -m labsupport.exchange up --dir DIR``).
@@ -20,7 +21,8 @@ from typing import Any
 
 _LAZY = {"Gateway": ".gateway", "OrderState": ".gateway", "ExchangeCore": ".local",
          "Monolith": ".local", "L2Book": ".marketdata", "MarketData": ".marketdata",
-         "Journal": ".matching", "Matcher": ".matching", "partition_of": ".matching",
+         "Journal": ".matching", "Matcher": ".matching", "ENGINES": ".matching",
+         "LevelBook": ".levels", "partition_of": ".matching",
          "DEFAULT_LIMITS": ".services", "DropCopy": ".services", "RiskGate": ".services",
          "EXCHANGE_COMP_ID": ".session", "ExchangeError": ".session",
          "FixSession": ".session", "SessionStore": ".session", "FixClient": ".client"}

@@ -1,6 +1,7 @@
 """python -m labsupport.exchange up|down|status|serve: run the microservice exchange.
 
     python -m labsupport.exchange up --dir DIR [--symbols A,B,C] [--matchers N] [--mode services|monolith]
+                                 [--engine lab02|lab11]
     python -m labsupport.exchange status --dir DIR
     python -m labsupport.exchange down --dir DIR
     python -m labsupport.exchange plan --dir DIR [--symbols ...] [--matchers N]   (containers)
@@ -19,6 +20,7 @@ from labsupport import cli
 from labsupport.risk import RiskError
 from labsupport.services import ServiceError
 
+from .matching import DEFAULT_ENGINE, ENGINES
 from .session import ExchangeError
 
 PROG = "python -m labsupport.exchange"
@@ -35,6 +37,8 @@ def build_parser() -> cli.ArgumentParser:
     u.add_argument("--mode", choices=("services", "monolith"), default="services",
                    help="separate processes (default) or one process with in-memory queues")
     u.add_argument("--limits", type=Path, help="Lab 06 risk limits TOML (default: generous)")
+    u.add_argument("--engine", choices=ENGINES, default=DEFAULT_ENGINE,
+                   help=f"matching engine: Lab 02's or Lab 11's (default {DEFAULT_ENGINE})")
     for name, text in (("down", "stop the exchange running in DIR"),
                        ("status", "show each service of the exchange in DIR")):
         s = sub.add_parser(name, help=text)
@@ -43,6 +47,7 @@ def build_parser() -> cli.ArgumentParser:
     s.add_argument("--dir", required=True, type=Path)
     s.add_argument("--symbols", default="AAPL,MSFT,GOOG")
     s.add_argument("--matchers", type=int, default=1)
+    s.add_argument("--engine", choices=ENGINES, default=DEFAULT_ENGINE)
     s = sub.add_parser("serve", help="run one service (what the supervisor starts)")
     s.add_argument("role")
     s.add_argument("--dir", required=True, type=Path)
@@ -63,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
             limits = args.limits.read_text(encoding="utf-8")
             parse_limits(limits)  # a bad file fails here, before anything starts
         kw = {"limits": limits} if limits is not None else {}
-        return up(args.dir, symbols, args.matchers, args.mode, **kw)
+        return up(args.dir, symbols, args.matchers, args.mode, engine=args.engine, **kw)
     if args.command == "down":
         from .system import down
 
@@ -79,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "plan":
         from .system import plan
 
-        plan(args.dir.resolve(), [s for s in args.symbols.split(",") if s], args.matchers)
+        plan(args.dir.resolve(), [s for s in args.symbols.split(",") if s], args.matchers,
+             engine=args.engine)
         print((args.dir / "ports.json").read_text(encoding="utf-8"))
         return 0
     from .node import serve

@@ -24,6 +24,7 @@ import time
 from .. import cli
 from ..measure import BenchReport, scaled
 from . import runs
+from .matching import DEFAULT_ENGINE, ENGINES
 from .session import ExchangeError
 
 PROG = "python -m labsupport.exchange.bench"
@@ -37,6 +38,8 @@ def build_parser() -> cli.ArgumentParser:
     p.add_argument("--subscribers", default=scaled("1,10", "1,10,50"),
                    help="comma-separated subscriber counts for the fan-out")
     p.add_argument("--modes", default="services,monolith")
+    p.add_argument("--engine", choices=ENGINES, default=DEFAULT_ENGINE,
+                   help=f"the matchers' engine (default {DEFAULT_ENGINE})")
     return p
 
 
@@ -51,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
 
     for mode in args.modes.split(","):
         say(f"{mode}: starting the venue")
-        with runs.start(mode) as venue:
+        with runs.start(mode, engine=args.engine) as venue:
             say(f"{mode}: sustained, {args.orders} orders offered at once")
             top = runs.load(venue, 1e6, args.orders, args.sessions, progress=say)
             report.add(f"{mode}: sustained", section="throughput", offered_per_s="max",

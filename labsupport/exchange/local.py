@@ -25,7 +25,7 @@ from .bus import LocalBus, dispatcher, partition_symbols
 from .control import ExchangeControl
 from .gateway import Gateway
 from .marketdata import PUB_HWM, MarketData
-from .matching import Journal, Matcher
+from .matching import DEFAULT_ENGINE, Journal, Matcher
 from .net import FixServer, UdpFanout
 from .services import DEFAULT_LIMITS, DropCopy, RiskGate
 
@@ -38,7 +38,7 @@ class ExchangeCore:
     def __init__(self, symbols: list[str] | tuple[str, ...], matchers: int = 1, *,
                  journal_dir: str | Path | None = None,
                  limits: LimitsFile | str = DEFAULT_LIMITS, publish: Any = None,
-                 datagram: Any = None) -> None:
+                 datagram: Any = None, engine: str = DEFAULT_ENGINE) -> None:
         self.symbols = tuple(symbols)
         self.bus = bus = LocalBus()
         self.gateway = Gateway(self.symbols, lambda m: bus.send("risk", m))
@@ -46,7 +46,7 @@ class ExchangeCore:
         self.matchers = []
         for k, syms in enumerate(partition_symbols(self.symbols, matchers)):
             journal = Journal(Path(journal_dir) / f"match{k}.jnl") if journal_dir else None
-            m = Matcher(syms, k, journal=journal, send=bus.send)
+            m = Matcher(syms, k, journal=journal, send=bus.send, engine=engine)
             m.recover()
             self.matchers.append(m)
         self.md = MarketData(self.symbols, publish=publish, datagram=datagram)
@@ -74,7 +74,8 @@ class Monolith:
 
     def __init__(self, symbols: list[str] | tuple[str, ...], matchers: int = 1, *,
                  journal_dir: str | Path | None = None, limits: LimitsFile | str = DEFAULT_LIMITS,
-                 ports: dict[str, int] | None = None, heartbeat_s: float | None = None) -> None:
+                 ports: dict[str, int] | None = None, heartbeat_s: float | None = None,
+                 engine: str = DEFAULT_ENGINE) -> None:
         from labsupport.rpc.threaded import ServerThread
 
         want = ports or {}
@@ -90,7 +91,7 @@ class Monolith:
             md_port = self.pub.bind_to_random_port("tcp://127.0.0.1")
         self.udp = UdpFanout(want.get("md_udp", 0))
         self.core = ExchangeCore(symbols, matchers, journal_dir=journal_dir, limits=limits,
-                                 publish=self.pub.send, datagram=self.udp.send)
+                                 publish=self.pub.send, datagram=self.udp.send, engine=engine)
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True,
                                        name="exchange-fix")

@@ -218,7 +218,7 @@ def reference_books(records: Iterable[dict], symbols: list[str] | tuple[str, ...
     after each input."""
     from .matching import Matcher
 
-    m = Matcher(symbols)
+    m = Matcher(symbols, engine="lab02")
     for rec in records:
         m.handle(dict(rec))
         yield m.jseq, rec["sym"], m.l2(rec["sym"])

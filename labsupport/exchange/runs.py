@@ -31,6 +31,7 @@ import numpy as np
 
 from .bots import PROGRESS_S, LoadResult, Mix, run_load
 from .control import PATH
+from .matching import DEFAULT_ENGINE
 from .mdclient import L2Subscriber
 from .session import ExchangeError
 from .system import Cluster
@@ -41,12 +42,13 @@ SYMBOLS = ["AAPL", "MSFT"]
 
 
 def start(mode: str = "services", matchers: int = 1, symbols: list[str] | None = None,
-          run_dir: Path | None = None) -> Cluster:
+          run_dir: Path | None = None, engine: str = DEFAULT_ENGINE) -> Cluster:
     """A venue in processes; use it in ``with``."""
     if run_dir is not None:
-        return Cluster(run_dir, symbols or SYMBOLS, matchers, mode=mode)
+        return Cluster(run_dir, symbols or SYMBOLS, matchers, mode=mode, engine=engine)
     tmp = Path(tempfile.mkdtemp(prefix=f"labx-{mode}-"))
-    return Cluster(tmp / "run", symbols or SYMBOLS, matchers, mode=mode, remove=tmp)
+    return Cluster(tmp / "run", symbols or SYMBOLS, matchers, mode=mode, remove=tmp,
+                   engine=engine)
 
 
 def rpc(port: int, method: str, request: dict | None = None) -> Any:
@@ -315,7 +317,8 @@ def _cpu_s(pid: int) -> float:
 def cpu_per_order(venue: Cluster, orders: int, sessions: int = 4) -> dict[str, float]:
     """CPU microseconds each service process spends per order over one load run offered at
     once (the sustained case): where the venue's CPU goes, service by service."""
-    before = {name: _cpu_s(p.pid) for name, p in venue.procs.items()}
+    pids = venue.pids()
+    before = {name: _cpu_s(pid) for name, pid in pids.items()}
     res = load(venue, 1e6, orders, sessions)
-    return {name: round((_cpu_s(p.pid) - before[name]) * 1e6 / res["sent"], 1)
-            for name, p in venue.procs.items()} | {"acks_per_s": res["acks_per_s"]}
+    return {name: round((_cpu_s(pid) - before[name]) * 1e6 / res["sent"], 1)
+            for name, pid in pids.items()} | {"acks_per_s": res["acks_per_s"]}

@@ -12,7 +12,8 @@ in :attr:`FixSession.outbox` and the application messages it accepts (in sequenc
 returned to the caller. Nothing here touches a socket or a clock of its own, so every rule is
 tested message by message.
 
-- Framing is Lab 13's :class:`~labsupport.protocols.fix.FixStream`: a message with a bad
+- Framing is Lab 13's :class:`~labsupport.protocols.fix.FixStream`, behind a reader of the
+  common case (:mod:`.fastfix`: whole valid messages straight into dicts): a message with a bad
   CheckSum or BodyLength is *garbled* and, as the spec says, dropped without consuming a
   sequence number; it is counted in :attr:`FixSession.dropped`. Each parsed message is read
   once into a :data:`Fields` dict (tag -> text, the first occurrence of a tag wins, as in
@@ -43,6 +44,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from labsupport.protocols.fix import FixMessage, FixReject, FixStream
+
+from .fastfix import read_frames
 
 __all__ = ["ADMIN_TYPES", "EXCHANGE_COMP_ID", "ExchangeError", "Fields", "FixSession",
            "SessionStore", "encode_fields", "encode_message", "fields_of", "utc_timestamp"]
@@ -132,7 +135,7 @@ class FixSession:
         self.store = SessionStore()
         self.heartbeat_ns = 30_000_000_000
         self.outbox: list[bytes] = []
-        self._prefix = (b"", b"")  # (peer, its encoded 49 and 56 fields and "34=")
+        self._heads: dict[str, tuple] = {}  # msg type -> (peer, "35=..34=" bytes, length, sum)
         self.parked: dict[int, Fields] = {}
         self.resend_requested = False
         self.test_request: tuple[str, int] | None = None  # (TestReqID, sent at)
@@ -167,13 +170,18 @@ class FixSession:
 
     def _emit(self, msg_type: str, seq: int, sending: str, body: bytes,
               extra: list[tuple[int, object]] | None = None) -> None:
-        peer = (self.peer or "").encode()
-        if self._prefix[0] != peer:
-            self._prefix = (peer, b"49=%s\x0156=%s\x0134=" % (self.comp_id.encode(), peer))
-        header = b"%s%d\x0152=%s\x01" % (self._prefix[1], seq, sending.encode())
-        if extra:
-            header += encode_fields(extra)
-        self.outbox.append(encode_message(msg_type, header, body))
+        """Frame one message: ``35=..|49=..|56=..|34=`` is kept encoded per message type with
+        its byte sum, so BodyLength and CheckSum need only the sum of what follows it."""
+        head = self._heads.get(msg_type)
+        if head is None or head[0] != self.peer:
+            inner = b"35=%s\x0149=%s\x0156=%s\x0134=" % (
+                msg_type.encode(), self.comp_id.encode(), (self.peer or "").encode())
+            head = self._heads[msg_type] = (self.peer, inner, len(inner), sum(inner))
+        tail = b"%d\x0152=%s\x01%s%s" % (seq, sending.encode(), encode_fields(extra) if extra
+                                           else b"", body)
+        begin = b"8=FIX.4.4\x019=%d\x01" % (head[2] + len(tail))
+        check = (sum(begin) + head[3] + sum(tail)) & 0xFF
+        self.outbox.append(b"%s%s%s10=%03d\x01" % (begin, head[1], tail, check))
         self.last_out = self.clock()
 
     def take_output(self) -> bytes:
@@ -211,8 +219,19 @@ class FixSession:
     def receive(self, data: bytes) -> list[Fields]:
         """Feed bytes from the connection; returns the application messages to act on, in
         sequence order (administrative messages are answered here)."""
-        self.stream.feed(data)
         app: list[Fields] = []
+        if not self.stream.pending:  # the common case: whole, valid messages (see .fastfix)
+            msgs, used = read_frames(data)
+            for msg in msgs:
+                if self.state == "closed":
+                    return app
+                self.last_in = self.clock()
+                self.messages_in += 1
+                self._sequenced(msg, app)
+            data = data[used:] if used else data
+            if not data:
+                return app
+        self.stream.feed(data)
         for item in self.stream:
             if self.state == "closed":
                 break

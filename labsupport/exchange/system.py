@@ -23,11 +23,13 @@ import signal
 import socket
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from labsupport.services import LineProbe, RestartPolicy, ServiceSpec
 
+from .matching import DEFAULT_ENGINE, ENGINES
 from .node import roles
 from .services import DEFAULT_LIMITS
 from .session import ExchangeError
@@ -50,9 +52,10 @@ def _tcp_port() -> int:
 
 
 def plan(run_dir: Path, symbols: list[str], matchers: int, mode: str = "services",
-         limits: str = DEFAULT_LIMITS, faults: dict[str, dict] | None = None
-         ) -> tuple[dict[str, Any], list[ServiceSpec]]:
+         limits: str = DEFAULT_LIMITS, faults: dict[str, dict] | None = None,
+         engine: str = DEFAULT_ENGINE) -> tuple[dict[str, Any], list[ServiceSpec]]:
     """Write ``wiring.json`` and ``ports.json``; return the wiring and the service specs.
+    ``engine`` is the matchers' engine (:data:`.matching.ENGINES`).
     ``faults`` injects failures for tests and demonstrations, by service: ``{"match-0":
     {"kill_after_journal": N}}`` makes that matcher kill itself with SIGKILL once input N is
     journaled and before its outputs are published."""
@@ -61,7 +64,10 @@ def plan(run_dir: Path, symbols: list[str], matchers: int, mode: str = "services
                             f"symbols ({len(symbols)})")
     if len(set(symbols)) != len(symbols) or not all(s.isalnum() and len(s) <= 8 for s in symbols):
         raise ExchangeError(f"--symbols {','.join(symbols)}: distinct names of 1-8 letters or digits")
+    if engine not in ENGINES:
+        raise ExchangeError(f"--engine {engine}: not one of {', '.join(ENGINES)}")
     wiring: dict[str, Any] = {"symbols": symbols, "matchers": matchers, "mode": mode,
+                              "engine": engine,
                               "limits": limits, "fix": _tcp_port(), "md_zmq": _tcp_port(),
                               "md_udp": _udp_port(), "faults": faults or {}}
     names = roles(wiring)
@@ -91,7 +97,8 @@ def plan(run_dir: Path, symbols: list[str], matchers: int, mode: str = "services
 
 
 def up(run_dir: Path, symbols: list[str], matchers: int = 1, mode: str = "services",
-       *, stop: threading.Event | None = None, limits: str = DEFAULT_LIMITS) -> int:
+       *, stop: threading.Event | None = None, limits: str = DEFAULT_LIMITS,
+       engine: str = DEFAULT_ENGINE) -> int:
     """Start the exchange and wait until SIGTERM (or ``stop`` is set); then stop it all."""
     from labsupport.services import Supervisor
 
@@ -99,7 +106,7 @@ def up(run_dir: Path, symbols: list[str], matchers: int = 1, mode: str = "servic
     pid_file = run_dir / PID_FILE
     if pid_file.exists() and _alive(int(pid_file.read_text() or 0)):
         raise ExchangeError(f"{pid_file}: an exchange is already running in this directory")
-    _wiring, specs = plan(run_dir, symbols, matchers, mode, limits)
+    _wiring, specs = plan(run_dir, symbols, matchers, mode, limits, engine=engine)
     stop = stop or threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set()) \
         if threading.current_thread() is threading.main_thread() else None
@@ -177,80 +184,54 @@ def status(run_dir: Path) -> list[dict[str, Any]]:
 
 
 class Cluster:
-    """The services as processes started all at once, without the supervisor (the benchmark
-    and the notebook, where a sequential start would cost seconds per service); the same
-    commands and wiring as ``up``. A context manager: leaving it stops every process group."""
+    """The services of ``up`` as processes under the frame's
+    :class:`~labsupport.services.Supervisor` (the same specs, started in parallel in
+    dependency order), for the tests, the benchmark and the notebook. Restarts are the
+    caller's (:meth:`kill`, :meth:`restart`), so a run decides when a killed service comes
+    back. A context manager: leaving it stops every process group."""
 
     def __init__(self, run_dir: Path, symbols: list[str], matchers: int = 1, *,
                  mode: str = "services", limits: str = DEFAULT_LIMITS,
                  ready_timeout_s: float = 90.0, remove: Path | None = None,
-                 faults: dict[str, dict] | None = None) -> None:
-        self.remove = remove  # a directory to delete on close (a temporary run directory)
-        import subprocess
-        import sys
+                 faults: dict[str, dict] | None = None, engine: str = DEFAULT_ENGINE) -> None:
+        from labsupport.services import Supervisor
 
+        self.remove = remove  # a directory to delete on close (a temporary run directory)
         self.run_dir = run_dir.resolve()
-        wiring, _specs = plan(self.run_dir, symbols, matchers, mode, limits, faults)
         self.mode = mode
-        (self.run_dir / "logs").mkdir(exist_ok=True)
-        self.procs: dict[str, subprocess.Popen] = {}
+        _wiring, specs = plan(self.run_dir, symbols, matchers, mode, limits, faults, engine)
+        specs = [replace(s, restart=RestartPolicy(), ready_timeout_s=ready_timeout_s)
+                 for s in specs]
+        self.names = [s.name for s in specs]
+        self.supervisor = Supervisor(specs, run_dir=self.run_dir, name="exchange", parallel=True)
         try:
-            for name in roles(wiring) if mode == "services" else ["monolith"]:
-                log = open(self.run_dir / "logs" / f"{name}.log", "ab")  # noqa: SIM115
-                self.procs[name] = subprocess.Popen(
-                    [sys.executable, "-m", "labsupport.exchange", "serve", name, "--dir",
-                     str(self.run_dir)], stdout=log, stderr=subprocess.STDOUT,
-                    start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-                log.close()
-            deadline = time.monotonic() + ready_timeout_s
-            for name, proc in self.procs.items():
-                log_path = self.run_dir / "logs" / f"{name}.log"
-                while b"ready" not in log_path.read_bytes():
-                    if proc.poll() is not None or time.monotonic() > deadline:
-                        raise ExchangeError(f"service {name} did not start: "
-                                            f"{log_path.read_text(errors='replace')[-300:]}")
-                    time.sleep(0.05)
+            self.supervisor.start()
         except BaseException:
             self.close()
             raise
         self.ports = json.loads((self.run_dir / "ports.json").read_text(encoding="utf-8"))
 
+    def pids(self) -> dict[str, int]:
+        """The process id of each service's current run."""
+        return {name: self.supervisor.pid(name) for name in self.names}
+
+    def alive(self, name: str) -> bool:
+        """True while service ``name`` has not exited (running, starting or stopped by a signal)."""
+        return self.supervisor.row(name)["state"] in ("starting", "running", "unhealthy")
+
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
-        os.killpg(self.procs[name].pid, sig)
+        """Send ``sig`` to the service's process group; after SIGKILL, wait until it is gone."""
+        self.supervisor.kill(name, sig)
         if sig == signal.SIGKILL:
-            self.procs[name].wait()
+            self.supervisor.wait_state(name, ("failed", "exited"))
 
-    def restart(self, name: str, timeout_s: float = 60.0) -> None:
-        """Start service ``name`` again (after :meth:`kill`) and wait until it is ready."""
-        import subprocess
-        import sys
-
-        log_path = self.run_dir / "logs" / f"{name}.log"
-        before = log_path.read_bytes().count(b"ready")
-        with open(log_path, "ab") as log:
-            self.procs[name] = subprocess.Popen(
-                [sys.executable, "-m", "labsupport.exchange", "serve", name, "--dir",
-                 str(self.run_dir)], stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        deadline = time.monotonic() + timeout_s
-        while log_path.read_bytes().count(b"ready") <= before:
-            if self.procs[name].poll() is not None or time.monotonic() > deadline:
-                raise ExchangeError(f"service {name} did not restart")
-            time.sleep(0.05)
+    def restart(self, name: str) -> None:
+        """Start service ``name`` again (after :meth:`kill`, or after it died) and wait until
+        it is ready."""
+        self.supervisor.restart(name, wait=True)
 
     def close(self) -> None:
-        import subprocess
-
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 10
-        for proc in self.procs.values():
-            try:
-                proc.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        self.supervisor.stop()
         if self.remove is not None:
             import shutil
 
