@@ -8,9 +8,12 @@ Theory of operation. :meth:`Supervisor.start` launches services one at a time in
 :func:`~.spec.start_order`, waiting for each one's readiness probe before the next (so
 ``{NAME.port}`` of a dependency is known and it answers); a service that exits or is not ready
 in time stops everything started so far and raises :class:`~.spec.ServiceStartError` ending
-with its log tail. Then one monitor thread ticks every ``tick_s`` and moves each service
+with its log tail. With ``parallel=True`` every service whose dependencies are ready is
+launched at once and probed in turn, the same order guarantee at the cost of the slowest chain
+rather than the sum. Then one monitor thread ticks every ``tick_s`` and moves each service
 through this state machine (all transitions under one lock, so the public calls ``kill``,
-``pause``, ``resume`` and ``stop`` from other threads see a consistent state)::
+``pause``, ``resume``, ``restart`` and ``stop`` from other threads see a consistent state;
+``restart(name)`` starts a service again on request, whatever its policy)::
 
     starting --probe ok--> running --health fails N times--> unhealthy --(killed)--+
        |  ^                 |   ^ pause/resume v                                  |
