@@ -2,15 +2,16 @@
 
 The paced source cuts each partition's ticks at the end of every ``linger_ns`` window (or when
 a batch is full), so no tick waits longer than the linger for its batch; a worker cleans all
-the messages of one wake-up in one call with exactly the verdicts of one call per message; the
-group committer prepares the next group while this one finishes, finishes them in order and
-hands back what the sink raised; a group prepared but never finished (the process died between
+the messages of one wake-up in one call with exactly the verdicts of one call per message, and
+the cleaned batch crosses to the coordinator as raw column bytes; the group committer prepares
+the next group while this one finishes, finishes them in order and hands back what the sink raised; a group prepared but never finished (the process died between
 its dead letters and its WAL record) is cut off when the store is opened again; a paced run
 stores exactly the reference, with per-stage timestamps in order and lag per partition.
 """
 
 from __future__ import annotations
 
+import pickle
 import threading
 import time
 from pathlib import Path
@@ -188,3 +189,20 @@ def test_paced_run_stores_the_reference_with_stamps_in_order(paced_src: Path,
     assert list(table.index) == [*STAGES, "end to end"]
     assert all(len(lag) == PARTITIONS for _, lag in r.lag)
     assert r.startup_s > 0 and r.latencies().size == r.accepted
+
+
+def test_a_cleaned_batch_pickles_as_column_bytes_and_comes_back_equal() -> None:
+    lines = make_ticks(300, symbols=5, dirt=0.1, seed=4)
+    b = clean_batch(np.arange(2, 302), lines, {})
+    assert b.rejected and len(b)  # both kinds present
+    data = pickle.dumps(b, protocol=5)
+    assert b"numpy" not in data  # raw column bytes, not numpy's reduce per array
+    got = pickle.loads(data)
+    for name in ("line", "seq", "ts_ns", "price", "size", "codes"):
+        want = getattr(b, name)
+        assert getattr(got, name).dtype == want.dtype
+        assert getattr(got, name).tolist() == want.tolist()
+        assert getattr(got, name).flags.writeable
+    assert got.names == b.names and got.rejected == b.rejected and got.symbol == b.symbol
+    empty = pickle.loads(pickle.dumps(b.take(np.zeros(len(b), bool), [])))
+    assert len(empty) == 0 and empty.codes.dtype == b.codes.dtype

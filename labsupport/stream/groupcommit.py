@@ -128,6 +128,11 @@ class GroupCommitter:
     def collect(self, block: bool = False) -> list[Group]:
         """The groups now durable, in commit order (with ``block``: every group in flight,
         waiting for them). Raises what the sink raised."""
+        while True:  # the signals so far, drained *before* the queue is read: a group
+            try:  # finished after this still leaves its signal, and the next poll wakes for it
+                self.socket.recv(zmq.NOBLOCK)
+            except zmq.Again:
+                break
         out: list[Group] = []
         while self.in_flight:
             try:
@@ -138,11 +143,6 @@ class GroupCommitter:
             if err is not None:
                 raise err
             out.append(g)
-        while True:  # the signals seen so far
-            try:
-                self.socket.recv(zmq.NOBLOCK)
-            except zmq.Again:
-                break
         return out
 
     def close(self) -> None:
