@@ -325,3 +325,17 @@ def test_fast_reader_gives_lab13s_fields_and_stops_at_what_it_cannot_vouch_for()
                  .replace(b"\x0155=", b"\x01x5=")):
         msgs, used = read_frames(good[1] + tail)
         assert (len(msgs), used) == (1, len(good[1])), tail  # the rest goes to Lab 13's stream
+
+
+def test_reads_cut_mid_message_stay_on_the_fast_reader_and_lose_nothing() -> None:
+    from labsupport.exchange.fastfix import incomplete
+
+    data = b"".join(order(k) for k in range(2, 6))
+    assert all(incomplete(data[:k]) for k in range(len(order(2))))
+    assert not incomplete(order(2)[:30] + order(3)) and not incomplete(b"garbage")
+    for cut in range(1, len(data)):  # every split point of the bytes into two reads
+        s = active()
+        got = s.receive(data[:cut]) + s.receive(data[cut:])
+        assert [m.get(11) for m in got] == ["o2", "o3", "o4", "o5"], cut
+        assert s.stream.messages == 0 and s.stream.pending == 0, cut  # Lab 13's stream unused
+        assert s.dropped == 0 and s.state == "active"

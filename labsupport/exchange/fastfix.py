@@ -14,12 +14,15 @@ the body, every field ``digits=value``. Each one becomes a dict in one pass over
 text (tags through a small cache of their ``int``). At the first byte it cannot vouch for (a
 partial message, garbage, a bad length or checksum, an odd tag) it stops and returns where:
 the session hands the rest to Lab 13's stream, which rejects, counts and resynchronises as
-before. Both paths give the same dict for the same message (the tests check it).
+before, unless :func:`incomplete` says the rest is only the start of a message (a TCP read
+under load ends mid-message almost every time): the session keeps those bytes and reads
+them again in front of the next read, so one cut message does not send every later read
+down the careful path. Both paths give the same dict for the same message (the tests check it).
 """
 
 from __future__ import annotations
 
-__all__ = ["read_frames"]
+__all__ = ["incomplete", "read_frames"]
 
 _BEGIN = b"8=FIX.4.4\x019="
 _B = len(_BEGIN)
@@ -70,3 +73,20 @@ def read_frames(data: bytes) -> tuple[list[dict[int, str]], int]:
         out.append(msg)
         pos = end + 7
     return out, pos
+
+
+def incomplete(rest: bytes) -> bool:
+    """True if ``rest`` (where :func:`read_frames` stopped) is only the beginning of a message
+    it would read once more bytes arrive: a prefix of ``8=FIX.4.4|9=``, or that and a plausible
+    BodyLength whose frame is not all there, with no other ``8=FIX`` inside (Lab 13's stream
+    rejects such a cut-short message at once, so it goes there)."""
+    if len(rest) <= _B:
+        return _BEGIN.startswith(rest)
+    if not rest.startswith(_BEGIN) or rest.find(b"8=FIX", 1) >= 0:
+        return False
+    soh = rest.find(b"\x01", _B, _B + 8)
+    if soh < 0:
+        digits = rest[_B:]
+        return len(rest) < _B + 8 and (not digits or digits.isdigit())
+    length = rest[_B:soh]
+    return length.isdigit() and int(length) <= _MAX_BODY and soh + 1 + int(length) + 7 > len(rest)

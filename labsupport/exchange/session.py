@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 
 from labsupport.protocols.fix import FixMessage, FixReject, FixStream
 
-from .fastfix import read_frames
+from .fastfix import incomplete, read_frames
 
 __all__ = ["ADMIN_TYPES", "EXCHANGE_COMP_ID", "ExchangeError", "Fields", "FixSession",
            "SessionStore", "encode_fields", "encode_message", "fields_of", "utc_timestamp"]
@@ -130,6 +130,7 @@ class FixSession:
         self.comp_id = comp_id
         self.clock, self.wall = clock, wall
         self.stream = FixStream()
+        self._cut = b""  # the start of a message the last read ended in (see .fastfix)
         self.state = "awaiting_logon"  # -> active -> closed
         self.peer: str | None = None
         self.store = SessionStore()
@@ -221,6 +222,8 @@ class FixSession:
         sequence order (administrative messages are answered here)."""
         app: list[Fields] = []
         if not self.stream.pending:  # the common case: whole, valid messages (see .fastfix)
+            if self._cut:
+                data, self._cut = self._cut + data, b""
             msgs, used = read_frames(data)
             for msg in msgs:
                 if self.state == "closed":
@@ -230,6 +233,9 @@ class FixSession:
                 self._sequenced(msg, app)
             data = data[used:] if used else data
             if not data:
+                return app
+            if incomplete(data):  # the read ended mid-message: read it with the next bytes
+                self._cut = data
                 return app
         self.stream.feed(data)
         for item in self.stream:
